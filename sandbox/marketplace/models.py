@@ -1,0 +1,69 @@
+"""A small marketplace, built the way a site owner would: nothing here knows about the
+messenger except the one mixin on the contact form page."""
+
+from django.db import models
+from modelcluster.fields import ParentalKey
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.contrib.forms.models import AbstractEmailForm, AbstractFormField
+from wagtail.fields import RichTextField
+from wagtail.models import Page
+
+
+class HomePage(Page):
+    intro = RichTextField(blank=True)
+
+    content_panels = [*Page.content_panels, FieldPanel("intro")]
+    subpage_types = ["marketplace.ListingIndexPage", "marketplace.ContactPage"]
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["listings"] = ListingPage.objects.live().order_by("-first_published_at")[:12]
+        return context
+
+
+class ListingIndexPage(Page):
+    subpage_types = ["marketplace.ListingPage"]
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["listings"] = ListingPage.objects.child_of(self).live()
+        return context
+
+
+class ListingPage(Page):
+    """A classified ad. The page owner is the seller."""
+
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    location = models.CharField(max_length=120, blank=True)
+    description = RichTextField(blank=True)
+
+    content_panels = [
+        *Page.content_panels,
+        FieldRowPanel([FieldPanel("price"), FieldPanel("location")]),
+        FieldPanel("description"),
+    ]
+    parent_page_types = ["marketplace.ListingIndexPage"]
+    subpage_types = ["marketplace.ContactPage"]
+
+
+class FormField(AbstractFormField):
+    page = ParentalKey("ContactPage", on_delete=models.CASCADE, related_name="form_fields")
+
+
+class ContactPage(AbstractEmailForm):
+    intro = RichTextField(blank=True)
+    thank_you_text = RichTextField(blank=True)
+
+    content_panels = [
+        *AbstractEmailForm.content_panels,
+        FieldPanel("intro"),
+        InlinePanel("form_fields", label="Form fields"),
+        FieldPanel("thank_you_text"),
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("from_address"), FieldPanel("to_address")]),
+                FieldPanel("subject"),
+            ],
+            "Email",
+        ),
+    ]

@@ -1,0 +1,99 @@
+"""Reads cost the same number of queries with 10 threads and with 500."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from wagtail_messenger import selectors
+from wagtail_messenger.actors import Actor
+from wagtail_messenger.models import Message, Participant, Thread
+
+pytestmark = pytest.mark.django_db
+
+
+def bulk_threads(owner, others, count, messages_each=3):
+    """Threads between ``owner`` and ``others`` written with bulk inserts."""
+    now = timezone.now()
+    threads = Thread.objects.bulk_create(
+        [Thread(subject=f"Question {i}", last_message_at=now) for i in range(count)]
+    )
+    parts = []
+    for i, thread in enumerate(threads):
+        other = others[i % len(others)]
+        parts.append(
+            Participant(
+                thread=thread,
+                kind="user",
+                user=owner,
+                name=owner.username,
+                last_message_at=now,
+                unread_count=i % 3,
+            )
+        )
+        parts.append(
+            Participant(
+                thread=thread,
+                kind="user",
+                user=other,
+                name=other.username,
+                last_message_at=now,
+                is_initiator=True,
+            )
+        )
+    parts = Participant.objects.bulk_create(parts)
+    messages = [
+        Message(thread=parts[2 * i].thread, sender=parts[2 * i + 1], body=f"message {j}")
+        for i in range(count)
+        for j in range(messages_each)
+    ]
+    Message.objects.bulk_create(messages)
+    for thread in threads:
+        thread.last_message = Message.objects.filter(thread=thread).last()
+    Thread.objects.bulk_update(threads, ["last_message"])
+    return threads
+
+
+def count_queries(fn):
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx)
+
+
+@pytest.mark.parametrize("reader", ["inbox", "unread", "thread_page"])
+def test_reads_are_flat_from_10_to_500_threads(reader, make_user):
+    owner = make_user("owner")
+    others = [make_user() for _ in range(5)]
+    me = Actor.for_user(owner)
+
+    def read():
+        if reader == "inbox":
+            rows = list(selectors.inbox(me)[:20])
+            for row in rows:  # what the template touches
+                _ = (
+                    row.thread.title,
+                    row.thread.last_message and row.thread.last_message.sender,
+                    [p.name for p in row.thread.everyone],
+                )
+        elif reader == "unread":
+            selectors.unread_total(me)
+        else:
+            thread = Thread.objects.filter(participants__user=owner).order_by("pk").first()
+            page = selectors.message_page(me, thread, limit=20)
+            _ = [(m.sender.name, m.body) for m in page.messages]
+
+    bulk_threads(owner, others, 10)
+    small = count_queries(read)
+    bulk_threads(owner, others, 490)
+    large = count_queries(read)
+    assert small == large
+    assert small <= 4, "inbox: rows + participants; thread: thread, me, blocks, page"
+
+
+def test_unread_total_sums_stored_counters(make_user):
+    owner = make_user("owner")
+    bulk_threads(owner, [make_user()], 9)
+    # counters are 0,1,2 repeating
+    assert selectors.unread_total(Actor.for_user(owner)) == 9
+    Participant.objects.filter(user=owner).update(folder=Participant.Folder.TRASH)
+    assert selectors.unread_total(Actor.for_user(owner)) == 0

@@ -1,0 +1,231 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from wagtail_messenger.exceptions import (
+    InvalidMessage,
+    MessengerDisabled,
+    NotAllowed,
+    RecipientUnavailable,
+)
+from wagtail_messenger.models import Message, MessengerSettings, Participant, Thread
+from wagtail_messenger.services import conversations, participation, safety
+from wagtail_messenger.services.parties import Party
+
+pytestmark = pytest.mark.django_db
+
+
+def test_start_thread_about_listing_creates_two_participants_and_counts_unread(
+    start, buyer, seller, listing
+):
+    posted = start(buyer, seller, listing=listing)
+    thread = posted.thread
+    assert thread.listing == listing
+    assert thread.listing_title == "Road bike"
+    assert thread.origin == Thread.Origin.LISTING
+    assert thread.message_count == 1
+    assert thread.last_message == posted.message
+    buyer_row = thread.participants.get(user=buyer)
+    seller_row = thread.participants.get(user=seller)
+    assert buyer_row.is_initiator and not seller_row.is_initiator
+    assert (buyer_row.unread_count, seller_row.unread_count) == (0, 1)
+
+
+def test_second_message_about_same_listing_joins_the_open_thread(start, buyer, seller, listing):
+    first = start(buyer, seller, listing=listing)
+    second = start(buyer, seller, listing=listing, body="Also: do you deliver?")
+    assert second.thread == first.thread
+    assert Thread.objects.count() == 1
+    assert first.thread.participants.get(user=seller).unread_count == 2
+
+
+def test_reply_updates_counters_and_inbox_order(start, actor, buyer, seller, listing):
+    posted = start(buyer, seller, listing=listing)
+    participation.archive(actor(buyer), posted.thread.pk)
+    reply = conversations.post_message(actor=actor(seller), thread=posted.thread, body="Yes!")
+    buyer_row = Participant.objects.get(thread=posted.thread, user=buyer)
+    assert buyer_row.unread_count == 1
+    assert buyer_row.folder == Participant.Folder.INBOX, "a reply brings an archived thread back"
+    assert buyer_row.last_message_at == reply.message.created_at
+    assert Participant.objects.get(thread=posted.thread, user=seller).last_read_at is not None
+
+
+@pytest.mark.parametrize("body", ["", "   \n ", "x" * 5001])
+def test_empty_or_overlong_bodies_are_refused_with_a_reason(start, buyer, seller, body):
+    with pytest.raises(InvalidMessage) as excinfo:
+        start(buyer, seller, body=body)
+    assert str(excinfo.value)
+    assert not Thread.objects.exists()
+
+
+def test_cannot_message_yourself(start, seller):
+    with pytest.raises(InvalidMessage):
+        start(seller, seller)
+
+
+def test_opted_out_recipient_refuses_new_threads_but_existing_go_on(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    safety.set_allow_contact(seller, False)
+    with pytest.raises(RecipientUnavailable):
+        start(buyer, seller, subject="Another question")
+    conversations.post_message(actor=actor(buyer), thread=posted.thread, body="Still there?")
+    assert posted.thread.messages.count() == 2
+
+
+def test_stranger_cannot_post_in_a_thread(start, actor, buyer, seller, make_user):
+    posted = start(buyer, seller)
+    with pytest.raises(NotAllowed):
+        conversations.post_message(actor=actor(make_user()), thread=posted.thread, body="Hi")
+    assert posted.thread.messages.count() == 1
+
+
+def test_blocked_sender_reaches_nobody_and_unblock_shows_what_arrived(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    participation.mark_read(actor(seller), posted.thread.pk)
+    buyer_row = posted.thread.participants.get(user=buyer)
+    safety.block(actor(seller), buyer_row.pk)
+    seller_row = posted.thread.participants.get(user=seller)
+    assert seller_row.peer_blocked
+
+    conversations.post_message(actor=actor(buyer), thread=posted.thread, body="Hello??")
+    seller_row.refresh_from_db()
+    assert seller_row.unread_count == 0
+    from wagtail_messenger.services import access
+
+    seen = access.visible_messages(actor(seller), posted.thread)
+    assert [m.body for m in seen] == ["Hello, is it still available?"]
+
+    safety.unblock(actor(seller), buyer_row.pk)
+    seller_row.refresh_from_db()
+    assert seller_row.unread_count == 1
+    assert not seller_row.peer_blocked
+    assert access.visible_messages(actor(seller), posted.thread).count() == 2
+
+
+def test_a_user_cannot_write_to_someone_they_blocked(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    safety.block(actor(buyer), posted.thread.participants.get(user=seller).pk)
+    with pytest.raises(RecipientUnavailable):
+        start(buyer, seller, subject="new question")
+
+
+def test_double_submit_with_same_key_posts_once(start, actor, buyer, seller):
+    first = start(buyer, seller, idempotency_key="k1")
+    again = start(buyer, seller, idempotency_key="k1")
+    assert again.created is False and again.message == first.message
+    reply = conversations.post_message(
+        actor=actor(seller), thread=first.thread, body="Yes", idempotency_key="k2"
+    )
+    reply_again = conversations.post_message(
+        actor=actor(seller), thread=first.thread, body="Yes", idempotency_key="k2"
+    )
+    assert reply_again.message == reply.message
+    assert Message.objects.count() == 2
+
+
+def test_idempotency_key_of_someone_else_is_refused(start, buyer, seller, make_user):
+    start(buyer, seller, idempotency_key="shared")
+    with pytest.raises(InvalidMessage):
+        start(make_user(), seller, idempotency_key="shared")
+
+
+def test_messenger_switched_off_refuses(start, site, buyer, seller):
+    MessengerSettings.objects.update_or_create(site=site, defaults={"enabled": False})
+    with pytest.raises(MessengerDisabled):
+        start(buyer, seller)
+
+
+def test_guests_may_not_write_when_the_site_says_so(start, site, seller):
+    MessengerSettings.objects.update_or_create(site=site, defaults={"guests_may_write": False})
+    with pytest.raises(NotAllowed):
+        start(Party.guest("Gus", "gus@example.com"), seller)
+
+
+def test_removing_a_message_needs_the_author_and_the_setting(start, actor, site, buyer, seller):
+    posted = start(buyer, seller)
+    with pytest.raises(NotAllowed):
+        participation.remove_message(actor(seller), posted.message.pk)
+    participation.remove_message(actor(buyer), posted.message.pk)
+    posted.message.refresh_from_db()
+    assert posted.message.state == Message.State.REMOVED
+    assert posted.thread.participants.get(user=seller).unread_count == 0
+
+    other = conversations.post_message(actor=actor(buyer), thread=posted.thread, body="again")
+    MessengerSettings.objects.update_or_create(
+        site=site, defaults={"users_may_remove_messages": False}
+    )
+    with pytest.raises(NotAllowed):
+        participation.remove_message(actor(buyer), other.message.pk)
+
+
+def test_trash_is_per_person(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    participation.trash(actor(seller), posted.thread.pk)
+    rows = {p.user: p for p in posted.thread.participants.all()}
+    assert rows[seller].folder == Participant.Folder.TRASH and rows[seller].trashed_at
+    assert rows[buyer].folder == Participant.Folder.INBOX
+    participation.restore(actor(seller), posted.thread.pk)
+    assert posted.thread.participants.get(user=seller).folder == Participant.Folder.INBOX
+
+
+def test_actions_on_foreign_threads_are_refused(start, actor, buyer, seller, make_user):
+    posted = start(buyer, seller)
+    stranger = make_user()
+    for action in (participation.mark_read, participation.set_flagged, participation.set_muted):
+        with pytest.raises(NotAllowed):
+            action(actor(stranger), posted.thread.pk)
+    assert participation.trash(actor(stranger), [posted.thread.pk]) == 0
+
+
+def test_flag_mute_and_unread(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    me = actor(seller)
+    participation.set_flagged(me, posted.thread.pk)
+    participation.set_muted(me, posted.thread.pk)
+    participation.mark_read(me, posted.thread.pk)
+    row = posted.thread.participants.get(user=seller)
+    assert row.flagged and row.muted and row.unread_count == 0
+    participation.mark_unread(me, posted.thread.pk)
+    row.refresh_from_db()
+    assert row.unread_count == 1
+
+
+def test_report_goes_to_the_queue_once(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    participation.report_message(actor(seller), posted.message.pk, "rude")
+    participation.report_message(actor(seller), posted.message.pk, "rude")
+    assert posted.message.reports.count() == 1
+    with pytest.raises(NotAllowed):
+        participation.report_message(actor(buyer), posted.message.pk)
+
+
+def test_deleting_a_user_keeps_the_other_partys_history(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    conversations.post_message(actor=actor(seller), thread=posted.thread, body="Yes")
+    buyer.delete()
+    thread = Thread.objects.get(pk=posted.thread.pk)
+    assert thread.messages.count() == 2
+    gone = thread.participants.get(is_initiator=True)
+    assert gone.user is None and str(gone.display_name) == "Deleted user"
+
+
+def test_listing_deletion_keeps_a_snapshot(start, buyer, seller, listing):
+    posted = start(buyer, seller, listing=listing)
+    url = posted.thread.listing_url
+    listing.delete()
+    thread = Thread.objects.get(pk=posted.thread.pk)
+    assert thread.listing is None
+    assert thread.listing_title == "Road bike" and thread.listing_url == url
+    assert thread.listing_is_gone
+
+
+def test_post_message_writes_in_a_constant_number_of_queries(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    me = actor(buyer)
+    with CaptureQueriesContext(connection) as first:
+        conversations.post_message(actor=me, thread=posted.thread, body="one")
+    for i in range(5):
+        conversations.post_message(actor=me, thread=posted.thread, body=f"more {i}")
+    with CaptureQueriesContext(connection) as later:
+        conversations.post_message(actor=me, thread=posted.thread, body="last")
+    assert len(later) == len(first)

@@ -1,0 +1,3 @@
+"""wagtail-messenger: threaded on-site messages for Wagtail marketplaces."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,72 @@
+"""Who is acting: a user, a guest proven by a private link, or a moderator.
+
+An :class:`Actor` is the single input of the visibility rules. Views build one from the
+request; tasks and commands build one from ids. ``participant_q()`` is the one place that
+says which participant rows are "me".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+GUEST_SESSION_KEY = "wagtail_messenger_guest_email"
+MODERATE_PERMISSION = "wagtail_messenger.moderate_thread"
+
+
+def normalise_email(email):
+    return (email or "").strip().lower()
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: object | None = None
+    guest_email: str = ""
+    is_moderator: bool = False
+
+    @classmethod
+    def for_user(cls, user):
+        return cls(user=user, is_moderator=bool(user.has_perm(MODERATE_PERMISSION)))
+
+    @classmethod
+    def for_guest(cls, email):
+        return cls(guest_email=normalise_email(email))
+
+    @classmethod
+    def from_request(cls, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return cls.for_user(user)
+        email = request.session.get(GUEST_SESSION_KEY, "") if hasattr(request, "session") else ""
+        return cls.for_guest(email) if email else cls()
+
+    @property
+    def is_anonymous(self):
+        return self.user is None and not self.guest_email
+
+    @property
+    def is_guest(self):
+        return self.user is None and bool(self.guest_email)
+
+    def participant_q(self, prefix=""):
+        """A ``Q`` matching the participant rows that stand for this actor.
+
+        A user is a participant directly or through a group (a team inbox); a guest is
+        matched by the email address their private link proved.
+        """
+        from .models import Participant
+
+        if self.user is not None:
+            groups = self.user.groups.through.objects.filter(user_id=self.user.pk)
+            return Q(**{f"{prefix}user_id": self.user.pk}) | Q(
+                **{f"{prefix}group_id__in": groups.values("group_id")}
+            )
+        if self.guest_email:
+            return Q(
+                **{
+                    f"{prefix}kind": Participant.Kind.GUEST,
+                    f"{prefix}email": self.guest_email,
+                }
+            )
+        return Q(pk__in=[])

@@ -1,0 +1,19 @@
+from .access import AccessToken
+from .messages import Attachment, Message, Notification
+from .safety import Ban, Block, ContactPreference, Report
+from .settings import MessengerSettings
+from .threads import Participant, Thread
+
+__all__ = [
+    "AccessToken",
+    "Attachment",
+    "Ban",
+    "Block",
+    "ContactPreference",
+    "Message",
+    "MessengerSettings",
+    "Notification",
+    "Participant",
+    "Report",
+    "Thread",
+]

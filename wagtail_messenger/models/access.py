@@ -1,0 +1,67 @@
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def hash_token(raw):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class AccessTokenQuerySet(models.QuerySet):
+    def issue(self, *, email, purpose, max_age, thread=None):
+        """Create a token and return ``(row, raw)``; only the hash is stored."""
+        from django.utils import timezone
+
+        raw = secrets.token_urlsafe(32)
+        row = self.create(
+            token_hash=hash_token(raw),
+            email=email,
+            purpose=purpose,
+            thread=thread,
+            expires_at=timezone.now() + max_age,
+        )
+        return row, raw
+
+    def valid(self, raw, purpose):
+        from django.utils import timezone
+
+        return self.filter(
+            token_hash=hash_token(raw or ""), purpose=purpose, expires_at__gt=timezone.now()
+        ).first()
+
+
+class AccessToken(models.Model):
+    """A private emailed link: guests reach their threads with it, invited sellers claim
+    theirs. The raw token is only ever in the email; the database keeps a SHA-256."""
+
+    class Purpose(models.TextChoices):
+        GUEST = "guest", _("Guest access")
+        INVITATION = "invitation", _("Invitation to register")
+        CLAIM = "claim", _("Join guest threads to an account")
+
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    email = models.EmailField(_("email"))
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    thread = models.ForeignKey(
+        "wagtail_messenger.Thread",
+        verbose_name=_("thread"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("Where the link lands."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+    used_at = models.DateTimeField(_("first used"), null=True, blank=True)
+
+    objects = AccessTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("access link")
+        verbose_name_plural = _("access links")
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} for {self.email}"

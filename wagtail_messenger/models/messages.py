@@ -1,0 +1,179 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..storage import attachment_storage
+
+
+class MessageQuerySet(models.QuerySet):
+    def delivered(self):
+        """Messages the recipients receive (held spam is not delivered yet)."""
+        return self.exclude(state=Message.State.HELD)
+
+    def seen_by(self, participant, blocked_since=None):
+        """The messages ``participant`` sees in their thread: everything delivered, plus
+        their own held messages (a sender is not told a message was held), minus what
+        people they block sent since the block (``{participant_id: blocked_at}``)."""
+        qs = self.filter(thread_id=participant.thread_id).filter(
+            ~Q(state=Message.State.HELD) | Q(sender_id=participant.pk)
+        )
+        for sender_id, since in (blocked_since or {}).items():
+            qs = qs.exclude(sender_id=sender_id, created_at__gte=since)
+        return qs
+
+
+class Message(models.Model):
+    class State(models.TextChoices):
+        VISIBLE = "visible", _("Visible")
+        HELD = "held", _("Held for review")
+        HIDDEN = "hidden", _("Hidden by moderators")
+        REMOVED = "removed", _("Removed by its author")
+
+    thread = models.ForeignKey(
+        "wagtail_messenger.Thread",
+        verbose_name=_("thread"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    sender = models.ForeignKey(
+        "wagtail_messenger.Participant",
+        verbose_name=_("sender"),
+        # Participants go only with their thread, which takes its messages along.
+        on_delete=models.RESTRICT,
+        related_name="sent_messages",
+    )
+    body = models.TextField(_("message"))
+    data = models.JSONField(
+        _("structured content"),
+        default=dict,
+        blank=True,
+        help_text=_("Submitted form fields, for messages that came from a contact form."),
+    )
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.VISIBLE
+    )
+    moderation_reason = models.CharField(
+        _("reason"),
+        max_length=255,
+        blank=True,
+        help_text=_("Shown to the participants when moderators hide the message."),
+    )
+    moderated_at = models.DateTimeField(_("moderated"), null=True, blank=True)
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("moderated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    spam_score = models.FloatField(_("spam score"), null=True, blank=True)
+    spam_reasons = models.JSONField(_("spam reasons"), default=list, blank=True)
+    contains_contact_details = models.BooleanField(_("contains contact details"), default=False)
+    idempotency_key = models.CharField(
+        _("idempotency key"),
+        max_length=64,
+        blank=True,
+        help_text=_("Sent with the form so a double submit posts once."),
+    )
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["thread", "id"], name="wm_msg_thread_page"),
+            models.Index(
+                fields=["created_at"], condition=Q(state="held"), name="wm_msg_held_queue"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="wm_msg_idempotent_submit",
+            ),
+        ]
+
+    def __str__(self):
+        return self.body[:50]
+
+    @property
+    def is_visible(self):
+        return self.state == self.State.VISIBLE
+
+
+def attachment_key(instance, filename):
+    """Server-generated storage key; the uploaded name is never part of it."""
+    now = timezone.now()
+    return f"messenger/{now:%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    message = models.OneToOneField(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="attachment"
+    )
+    file = models.FileField(
+        _("file"),
+        storage=attachment_storage,
+        upload_to=attachment_key,
+        max_length=255,
+        blank=True,
+    )
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now, db_index=True)
+    expired_at = models.DateTimeField(
+        _("expired"),
+        null=True,
+        blank=True,
+        help_text=_("Set when maintenance deleted the file; the message says it expired."),
+    )
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_expired(self):
+        return self.expired_at is not None
+
+
+class Notification(models.Model):
+    """An email owed to one participant about one message: the idempotency record that
+    lets a retried task send once."""
+
+    participant = models.ForeignKey(
+        "wagtail_messenger.Participant",
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("email notification")
+        verbose_name_plural = _("email notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "message"], name="wm_notification_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.participant} / {self.message_id}"

@@ -1,0 +1,238 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, TabbedInterface
+from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
+
+# The widest set editors may choose from. HTML, SVG, scripts and executables are not in
+# it and cannot be added from the admin: the field validator refuses anything else.
+SAFE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "pdf", "txt")
+DEFAULT_EXTENSIONS = "jpg, jpeg, png, pdf"
+
+
+def parse_extensions(value):
+    return [e.strip().lstrip(".").lower() for e in (value or "").split(",") if e.strip()]
+
+
+def validate_extensions(value):
+    unknown = [e for e in parse_extensions(value) if e not in SAFE_EXTENSIONS]
+    if unknown:
+        raise ValidationError(
+            _("Not allowed: %(unknown)s. Choose among: %(safe)s."),
+            params={"unknown": ", ".join(unknown), "safe": ", ".join(SAFE_EXTENSIONS)},
+        )
+
+
+def days_field(verbose_name, help_text, default=0):
+    return models.PositiveIntegerField(
+        verbose_name, default=default, help_text=help_text, validators=[MaxValueValidator(36500)]
+    )
+
+
+@register_setting(icon="mail")
+class MessengerSettings(BaseSiteSetting):
+    class NotificationMode(models.TextChoices):
+        EVERY = "every", _("Every new message")
+        ROUND = "round", _("Only when everything before it was read (no flood)")
+        NEVER = "never", _("Never")
+
+    class ContactDetails(models.TextChoices):
+        ALLOW = "allow", _("Allow")
+        WARN = "warn", _("Allow, with a warning to the recipient")
+        HOLD = "hold", _("Hold the message for review")
+
+    # General
+    enabled = models.BooleanField(
+        _("messenger on"), default=True, help_text=_("Turn all messaging off on this site.")
+    )
+    show_button = models.BooleanField(
+        _('"Send message" button on listings'),
+        default=True,
+        help_text=_("Adds the button to listing pages without editing templates."),
+    )
+    guests_may_write = models.BooleanField(
+        _("visitors without an account may write"),
+        default=True,
+        help_text=_("Guests give a name and email and receive a private link to their thread."),
+    )
+    contact_forms_deliver_messages = models.BooleanField(
+        _("contact forms deliver messages instead of email"),
+        default=False,
+        help_text=_(
+            "Form pages using the messenger mixin start a thread with the recipient instead "
+            "of sending an email. Submissions are still stored."
+        ),
+    )
+    users_may_remove_messages = models.BooleanField(
+        _("users may remove their own messages"),
+        default=True,
+        help_text=_('The other party then sees "message removed".'),
+    )
+    fallback_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("fallback recipient"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Receives messages about listings that have no owner."),
+    )
+    fallback_group = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("fallback team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_(
+            "Alternatively, a group whose members share such threads like a team inbox. "
+            "Used when no fallback recipient is chosen."
+        ),
+    )
+
+    # Notifications
+    notification_mode = models.CharField(
+        _("email notifications"),
+        max_length=10,
+        choices=NotificationMode.choices,
+        default=NotificationMode.ROUND,
+        help_text=_(
+            '"No flood" sends one email per round: nothing more until the recipient has '
+            "read the thread."
+        ),
+    )
+    email_previews = models.BooleanField(
+        _("message previews in emails"),
+        default=True,
+        help_text=_("Turn off to keep message text out of mailboxes."),
+    )
+
+    # Attachments
+    attachments_enabled = models.BooleanField(
+        _("attachments on"), default=True, help_text=_("One file per message.")
+    )
+    allowed_extensions = models.CharField(
+        _("allowed file types"),
+        max_length=255,
+        default=DEFAULT_EXTENSIONS,
+        validators=[validate_extensions],
+        help_text=_("Comma-separated, among: %(safe)s.") % {"safe": ", ".join(SAFE_EXTENSIONS)},
+    )
+    max_attachment_mb = models.PositiveSmallIntegerField(
+        _("maximum file size (MB)"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+
+    # Spam and safety
+    spam_filter_enabled = models.BooleanField(_("spam filter on"), default=True)
+    spam_threshold = models.FloatField(
+        _("spam threshold"),
+        default=5.0,
+        validators=[MinValueValidator(0.5)],
+        help_text=_("Messages scoring this much or more are held for a moderator."),
+    )
+    blocked_words = models.TextField(
+        _("blocked words"),
+        blank=True,
+        help_text=_("One word or phrase per line; each one found adds to the spam score."),
+    )
+    contact_details = models.CharField(
+        _("contact details in messages"),
+        max_length=10,
+        choices=ContactDetails.choices,
+        default=ContactDetails.ALLOW,
+        help_text=_("Emails and phone numbers in messages, for sites that keep deals on-site."),
+    )
+    guest_messages_per_hour = models.PositiveSmallIntegerField(
+        _("guest messages per hour"),
+        default=10,
+        help_text=_("Per visitor (IP address and email). 0 means no limit."),
+    )
+    guest_threads_per_day = models.PositiveSmallIntegerField(
+        _("new guest conversations per day"),
+        default=5,
+        help_text=_("Per visitor (IP address and email). 0 means no limit."),
+    )
+
+    # Maintenance (0 = off)
+    purge_inactive_threads_days = days_field(
+        _("delete threads inactive for (days)"), _("0 turns this off. Example: 360.")
+    )
+    purge_attachments_days = days_field(
+        _("delete attachments older than (days)"),
+        _("The message stays and says the attachment expired. 0 turns this off."),
+    )
+    empty_trash_days = days_field(_("empty trash after (days)"), _("0 turns this off."), default=30)
+    auto_archive_days = days_field(_("archive threads idle for (days)"), _("0 turns this off."))
+
+    select_related = ["fallback_user", "fallback_group"]
+
+    edit_handler = TabbedInterface(
+        [
+            ObjectList(
+                [
+                    FieldPanel("enabled"),
+                    FieldPanel("show_button"),
+                    FieldPanel("guests_may_write"),
+                    FieldPanel("contact_forms_deliver_messages"),
+                    FieldPanel("users_may_remove_messages"),
+                    MultiFieldPanel(
+                        [FieldPanel("fallback_user"), FieldPanel("fallback_group")],
+                        heading=_("Listings without an owner"),
+                    ),
+                ],
+                heading=_("General"),
+            ),
+            ObjectList(
+                [FieldPanel("notification_mode"), FieldPanel("email_previews")],
+                heading=_("Notifications"),
+            ),
+            ObjectList(
+                [
+                    FieldPanel("attachments_enabled"),
+                    FieldPanel("allowed_extensions"),
+                    FieldPanel("max_attachment_mb"),
+                ],
+                heading=_("Attachments"),
+            ),
+            ObjectList(
+                [
+                    FieldPanel("spam_filter_enabled"),
+                    FieldPanel("spam_threshold"),
+                    FieldPanel("blocked_words"),
+                    FieldPanel("contact_details"),
+                    FieldPanel("guest_messages_per_hour"),
+                    FieldPanel("guest_threads_per_day"),
+                ],
+                heading=_("Spam and safety"),
+            ),
+            ObjectList(
+                [
+                    FieldPanel("purge_inactive_threads_days"),
+                    FieldPanel("purge_attachments_days"),
+                    FieldPanel("empty_trash_days"),
+                    FieldPanel("auto_archive_days"),
+                ],
+                heading=_("Maintenance"),
+            ),
+        ]
+    )
+
+    class Meta:
+        verbose_name = _("Messenger")
+        verbose_name_plural = _("Messenger settings")
+
+    @property
+    def extension_list(self):
+        return parse_extensions(self.allowed_extensions)
+
+    @property
+    def blocked_word_list(self):
+        return [w.strip().lower() for w in self.blocked_words.splitlines() if w.strip()]
+
+    @property
+    def max_attachment_bytes(self):
+        return self.max_attachment_mb * 1024 * 1024

@@ -1,0 +1,251 @@
+import swapper
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
+
+
+class ThreadQuerySet(models.QuerySet):
+    def visible_to(self, actor):
+        """The one visibility rule: moderators see every thread; everybody else sees the
+        threads they take part in and have not deleted for good (emptied from trash)."""
+        if actor.is_moderator:
+            return self
+        if actor.is_anonymous:
+            return self.none()
+        mine = Participant.objects.filter(actor.participant_q(), thread=OuterRef("pk")).exclude(
+            folder=Participant.Folder.DELETED
+        )
+        return self.filter(Exists(mine))
+
+
+class Thread(models.Model):
+    class Origin(models.TextChoices):
+        LISTING = "listing", _("Listing")
+        QUESTION = "question", _("Question")
+        CONTACT_FORM = "contact_form", _("Contact form")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed by moderators")
+        SPAM = "spam", _("Spam")
+
+    site = models.ForeignKey(
+        "wagtailcore.Site",
+        verbose_name=_("site"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    listing = models.ForeignKey(
+        PAGE_MODEL,
+        verbose_name=_("listing"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The page this conversation is about, if any."),
+    )
+    listing_title = models.CharField(
+        _("listing title"),
+        max_length=255,
+        blank=True,
+        help_text=_("Snapshot kept when the listing page is deleted."),
+    )
+    listing_url = models.CharField(_("listing URL"), max_length=2048, blank=True)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    origin = models.CharField(
+        _("origin"), max_length=20, choices=Origin.choices, default=Origin.QUESTION
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_message_at = models.DateTimeField(_("last message"), db_index=True)
+    last_message = models.ForeignKey(
+        "wagtail_messenger.Message",
+        verbose_name=_("last message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    message_count = models.PositiveIntegerField(_("messages"), default=0)
+
+    objects = ThreadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("thread")
+        verbose_name_plural = _("threads")
+        permissions = [("moderate_thread", _("Can moderate message threads"))]
+        indexes = [
+            models.Index(fields=["site", "-last_message_at"], name="wm_thread_site_recent"),
+            models.Index(fields=["listing", "-last_message_at"], name="wm_thread_listing_recent"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("wagtail_messenger:thread", args=[self.pk])
+
+    @property
+    def title(self):
+        if self.listing_id and self.listing_title:
+            return self.listing_title
+        return self.subject or self.listing_title or _("Conversation #%(id)s") % {"id": self.pk}
+
+    @property
+    def listing_is_gone(self):
+        return self.listing_id is None and bool(self.listing_title)
+
+    @property
+    def is_open(self):
+        return self.status == self.Status.OPEN
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def for_actor(self, actor):
+        if actor.is_anonymous:
+            return self.none()
+        return self.filter(actor.participant_q())
+
+    def live(self):
+        return self.exclude(folder=Participant.Folder.DELETED)
+
+    def unread_total(self, actor):
+        """Unread messages over the actor's inbox and archive, from stored counters.
+
+        Served by the partial index on rows with ``unread_count > 0``: it reads only the
+        threads that have something unread, whatever the size of the inbox.
+        """
+        rows = self.for_actor(actor).filter(
+            unread_count__gt=0,
+            folder__in=[Participant.Folder.INBOX, Participant.Folder.ARCHIVE],
+        )
+        return rows.aggregate(total=Sum("unread_count"))["total"] or 0
+
+
+class Participant(models.Model):
+    """One person's (or team's) place in a thread, and their own view of it."""
+
+    class Kind(models.TextChoices):
+        USER = "user", _("User")
+        GUEST = "guest", _("Guest")
+        GROUP = "group", _("Team")
+        INVITEE = "invitee", _("Invited (no account yet)")
+
+    class Folder(models.TextChoices):
+        INBOX = "inbox", _("Inbox")
+        ARCHIVE = "archive", _("Archive")
+        TRASH = "trash", _("Trash")
+        DELETED = "deleted", _("Deleted")
+
+    thread = models.ForeignKey(
+        Thread, verbose_name=_("thread"), on_delete=models.CASCADE, related_name="participants"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        # Deleting an account keeps the conversation for the other side: the row stays,
+        # with the name snapshot below.
+        on_delete=models.SET_NULL,
+        related_name="messenger_participations",
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messenger_participations",
+        help_text=_("Members of this group share the thread like a team inbox."),
+    )
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("email"), blank=True)
+    is_initiator = models.BooleanField(_("started the thread"), default=False)
+
+    folder = models.CharField(
+        _("folder"), max_length=10, choices=Folder.choices, default=Folder.INBOX
+    )
+    trashed_at = models.DateTimeField(_("moved to trash"), null=True, blank=True)
+    flagged = models.BooleanField(_("flagged"), default=False)
+    muted = models.BooleanField(
+        _("notifications muted"), default=False, help_text=_("No emails for this thread.")
+    )
+    unread_count = models.PositiveIntegerField(_("unread messages"), default=0)
+    peer_blocked = models.BooleanField(
+        _("other party blocked"),
+        default=False,
+        help_text=_("Set while this person blocks the other party: the thread sinks, greyed."),
+    )
+    last_read_at = models.DateTimeField(_("last read"), null=True, blank=True)
+    # Copied from the thread on every message so the inbox is one index range scan.
+    last_message_at = models.DateTimeField(_("last message"))
+    notified_at = models.DateTimeField(_("last notified"), null=True, blank=True)
+    created_at = models.DateTimeField(_("joined"), auto_now_add=True)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
+        indexes = [
+            models.Index(
+                fields=["user", "folder", "peer_blocked", "-last_message_at"],
+                name="wm_part_user_inbox",
+            ),
+            models.Index(
+                fields=["group", "folder", "peer_blocked", "-last_message_at"],
+                name="wm_part_group_inbox",
+            ),
+            models.Index(
+                fields=["email", "folder", "peer_blocked", "-last_message_at"],
+                name="wm_part_email_inbox",
+            ),
+            models.Index(
+                fields=["user"],
+                condition=Q(unread_count__gt=0),
+                name="wm_part_user_unread",
+            ),
+            models.Index(fields=["folder", "trashed_at"], name="wm_part_trash_age"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "user"],
+                condition=Q(user__isnull=False),
+                name="wm_part_one_row_per_user",
+            ),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def is_guest(self):
+        return self.kind == self.Kind.GUEST
+
+    @property
+    def is_deleted_user(self):
+        return self.kind == self.Kind.USER and self.user_id is None
+
+    @property
+    def display_name(self):
+        if self.is_deleted_user:
+            return _("Deleted user")
+        if self.is_guest:
+            return _("%(name)s (guest)") % {"name": self.name}
+        return self.name
+
+    @property
+    def initials(self):
+        parts = [p for p in self.name.replace(".", " ").split() if p[:1].isalnum()]
+        letters = "".join(p[0] for p in parts[:2]) or "?"
+        return letters.upper()

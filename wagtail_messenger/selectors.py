@@ -1,0 +1,79 @@
+"""Read-side queries shared by pages, JSON endpoints, emails and exports.
+
+Each returns a lazily evaluated queryset (or a small object) whose query count does not
+depend on how many threads or messages exist: they read stored counters and index
+ranges, never counting or sorting whole tables.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+
+from .conf import get_setting
+from .models import Message, Participant
+from .services import access
+
+Folder = Participant.Folder
+
+
+def inbox(actor, folder=Folder.INBOX, *, flagged=False, unread=False):
+    """The actor's participant rows in ``folder``, newest activity first, with the
+    thread, its last message and every participant ready for display (the caller
+    slices a page; the participants come in one extra query for that page)."""
+    rows = Participant.objects.for_actor(actor).filter(folder=folder)
+    if flagged:
+        rows = rows.filter(flagged=True)
+    if unread:
+        rows = rows.filter(unread_count__gt=0)
+    return (
+        rows.select_related("thread", "thread__listing", "thread__last_message__sender")
+        .prefetch_related(
+            Prefetch(
+                "thread__participants",
+                queryset=Participant.objects.order_by("pk"),
+                to_attr="everyone",
+            )
+        )
+        .order_by("peer_blocked", "-last_message_at", "-pk")
+    )
+
+
+def unread_total(actor):
+    return Participant.objects.unread_total(actor)
+
+
+@dataclass
+class MessagePage:
+    messages: list
+    has_older: bool
+    oldest_id: int | None
+    newest_id: int | None
+
+
+def message_page(actor, thread, *, participant=None, before_id=None, limit=None):
+    """The latest ``limit`` messages of the thread (or those before ``before_id``), in
+    reading order, with senders and attachments joined in the same query."""
+    limit = limit or get_setting("MESSAGES_PER_PAGE")
+    qs = access.visible_messages(actor, thread, participant=participant)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    rows = list(qs.select_related("sender", "attachment").order_by("-pk")[: limit + 1])
+    has_older = len(rows) > limit
+    rows = rows[:limit][::-1]
+    return MessagePage(
+        messages=rows,
+        has_older=has_older,
+        oldest_id=rows[0].pk if rows else None,
+        newest_id=rows[-1].pk if rows else None,
+    )
+
+
+def messages_after(actor, thread, after_id, *, participant=None, limit=200):
+    """New messages since the poll cursor ``after_id`` (the JSON endpoint)."""
+    qs = access.visible_messages(actor, thread, participant=participant).filter(pk__gt=after_id)
+    return list(qs.select_related("sender", "attachment").order_by("pk")[:limit])
+
+
+def has_messages_after(thread_id, after_id):
+    """The cheap "anything new?" check of the poll: one indexed lookup."""
+    return Message.objects.filter(thread_id=thread_id, pk__gt=after_id).exists()

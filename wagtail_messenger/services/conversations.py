@@ -1,0 +1,276 @@
+"""Starting threads and posting messages."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import hooks
+from ..conf import get_setting
+from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
+from ..models import Attachment, Ban, Block, ContactPreference, Message, Participant, Thread
+from . import access, notifications, spam
+from .settings import for_site
+
+
+@dataclass
+class Posted:
+    thread: Thread
+    message: Message
+    #: False when an idempotency key matched an earlier submit (nothing new was written).
+    created: bool = True
+
+
+def clean_body(body):
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise InvalidMessage(_("Write a message before sending."))
+    limit = get_setting("MAX_BODY_LENGTH")
+    if len(body) > limit:
+        raise InvalidMessage(
+            _("Your message is %(length)d characters long; the limit is %(limit)d.")
+            % {"length": len(body), "limit": limit}
+        )
+    return body
+
+
+def allows_contact(user):
+    return not ContactPreference.objects.filter(user=user, allow_contact=False).exists()
+
+
+def start_thread(
+    *,
+    sender,
+    recipient,
+    body,
+    site=None,
+    listing=None,
+    subject="",
+    origin=None,
+    idempotency_key="",
+    upload=None,
+    data=None,
+    conf=None,
+):
+    """Start a conversation from ``sender`` to ``recipient`` (both
+    :class:`~wagtail_messenger.services.parties.Party`), or add to the open one they
+    already have about the same listing. Returns :class:`Posted`."""
+    conf = conf or for_site(site)
+    if not conf.enabled:
+        raise MessengerDisabled()
+    if sender.kind == Participant.Kind.GUEST and not conf.guests_may_write:
+        raise NotAllowed(_("Please log in to send a message."))
+    if sender.same_person(recipient):
+        raise InvalidMessage(_("You cannot send a message to yourself."))
+    body = clean_body(body)
+    if recipient.user is not None and not allows_contact(recipient.user):
+        raise RecipientUnavailable()
+    if (
+        sender.user is not None
+        and recipient.user is not None
+        and Block.objects.filter(blocker=sender.user, blocked_user=recipient.user).exists()
+    ):
+        raise RecipientUnavailable(_("You blocked this person. Unblock them to write to them."))
+    previous = _previous_submit(idempotency_key, sender.participant_filter())
+    if previous is not None:
+        return Posted(previous.thread, previous, created=False)
+    if origin is None:
+        origin = Thread.Origin.LISTING if listing is not None else Thread.Origin.QUESTION
+
+    try:
+        with transaction.atomic():
+            thread = _open_thread_between(sender, recipient, listing) if listing else None
+            new_thread = thread is None
+            if new_thread:
+                thread = _create_thread(site, listing, subject, origin, sender, recipient)
+                author = thread.participants.get(is_initiator=True)
+            else:
+                author = thread.participants.live().get(**sender.participant_filter())
+            message = _save_message(
+                thread,
+                author,
+                body,
+                conf,
+                idempotency_key=idempotency_key,
+                upload=upload,
+                data=data,
+            )
+            if new_thread:
+                transaction.on_commit(
+                    lambda: hooks.run_all(hooks.AFTER_THREAD_STARTED, thread, message)
+                )
+    except IntegrityError:
+        previous = _previous_submit(idempotency_key, sender.participant_filter())
+        if previous is None:
+            raise
+        return Posted(previous.thread, previous, created=False)
+    return Posted(thread, message)
+
+
+def post_message(*, actor, thread, body, upload=None, idempotency_key="", conf=None):
+    """Reply in ``thread`` as ``actor``. Returns :class:`Posted`."""
+    conf = conf or for_site(thread.site)
+    if not conf.enabled:
+        raise MessengerDisabled()
+    participant = access.require_participant(actor, thread)
+    if not thread.is_open:
+        raise NotAllowed(_("This conversation was closed by the moderators."))
+    body = clean_body(body)
+    previous = _previous_submit(idempotency_key, {"id": participant.pk})
+    if previous is not None:
+        return Posted(thread, previous, created=False)
+    try:
+        with transaction.atomic():
+            message = _save_message(
+                thread, participant, body, conf, idempotency_key=idempotency_key, upload=upload
+            )
+    except IntegrityError:
+        previous = _previous_submit(idempotency_key, {"id": participant.pk})
+        if previous is None:
+            raise
+        return Posted(thread, previous, created=False)
+    return Posted(thread, message)
+
+
+def deliver(message):
+    """Make a saved message reach its recipients: counters, inbox order, notifications.
+
+    Called by :func:`post_message` for ordinary messages and by moderation when a held
+    message is released. Must run inside the writing transaction.
+    """
+    thread_id = message.thread_id
+    now = message.created_at
+    Thread.objects.filter(pk=thread_id).update(
+        last_message=message,
+        last_message_at=now,
+        message_count=F("message_count") + 1,
+    )
+    thread = message.thread  # keep the caller's instance in step with the row
+    thread.last_message, thread.last_message_at = message, now
+    thread.message_count += 1
+    live = Participant.objects.filter(thread_id=thread_id).live()
+    live.filter(folder=Participant.Folder.ARCHIVE).update(folder=Participant.Folder.INBOX)
+    live.update(last_message_at=now)
+    sender = message.sender
+    _receiving(live.exclude(pk=sender.pk), sender).update(unread_count=F("unread_count") + 1)
+    Participant.objects.filter(pk=sender.pk).update(last_read_at=now)
+    transaction.on_commit(lambda: notifications.message_delivered(message))
+    transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
+
+
+# -- internals ---------------------------------------------------------------------------
+
+
+def _previous_submit(key, sender_filter):
+    """The message an earlier submit with the same idempotency key created, if the same
+    sender made it; a key reused by somebody else is refused."""
+    if not key:
+        return None
+    previous = (
+        Message.objects.select_related("thread", "sender").filter(idempotency_key=key).first()
+    )
+    if previous is None:
+        return None
+    mine = Participant.objects.filter(pk=previous.sender_id, **sender_filter).exists()
+    if not mine:
+        raise InvalidMessage(_("This form was already used. Reload the page and try again."))
+    return previous
+
+
+def _block_target(person):
+    """Block lookup for a participant or a party: by account, else by guest email."""
+    user_id = getattr(person, "user_id", None) or getattr(getattr(person, "user", None), "pk", None)
+    if user_id is not None:
+        return {"blocked_user_id": user_id}
+    return {"blocked_email": person.email or "-"}
+
+
+def _receiving(participants, sender):
+    """Participants whose person has not blocked ``sender``."""
+    blocking = Block.objects.filter(blocker_id=OuterRef("user_id"), **_block_target(sender))
+    return participants.exclude(Exists(blocking))
+
+
+def _open_thread_between(sender, recipient, listing):
+    def has(party):
+        return Exists(
+            Participant.objects.live().filter(thread=OuterRef("pk"), **party.participant_filter())
+        )
+
+    return (
+        Thread.objects.select_for_update()
+        .filter(listing=listing, status=Thread.Status.OPEN)
+        .filter(has(sender), has(recipient))
+        .order_by("-last_message_at")
+        .first()
+    )
+
+
+def _create_thread(site, listing, subject, origin, sender, recipient):
+    now = timezone.now()
+    thread = Thread.objects.create(
+        site=site,
+        listing=listing,
+        listing_title=(listing.title if listing else "")[:255],
+        listing_url=(listing.get_url() or "") if listing else "",
+        subject=subject[:255],
+        origin=origin,
+        last_message_at=now,
+    )
+    recipient_blocks_sender = (
+        recipient.user is not None
+        and Block.objects.filter(blocker=recipient.user, **_block_target(sender)).exists()
+    )
+    for party, initiator in ((sender, True), (recipient, False)):
+        Participant.objects.create(
+            peer_blocked=not initiator and recipient_blocks_sender,
+            thread=thread,
+            kind=party.kind,
+            user=party.user,
+            group=party.group,
+            name=party.name or party.email,
+            email=party.email,
+            is_initiator=initiator,
+            last_message_at=now,
+        )
+    return thread
+
+
+def _is_banned(participant):
+    q = Q()
+    if participant.user_id:
+        q |= Q(user_id=participant.user_id)
+    if participant.email:
+        q |= Q(email__iexact=participant.email)
+    return bool(q) and Ban.objects.filter(q).exists()
+
+
+def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None, data=None):
+    verdict = spam.assess(sender=sender, thread=thread, body=body, conf=conf)
+    state = Message.State.HELD if verdict.hold else Message.State.VISIBLE
+    reasons = list(verdict.reasons)
+    if _is_banned(sender):
+        state = Message.State.HELD
+        reasons.append(_("sender blocked site-wide"))
+    message = Message.objects.create(
+        thread=thread,
+        sender=sender,
+        body=body,
+        data=data or {},
+        state=state,
+        spam_score=verdict.score,
+        spam_reasons=reasons,
+        contains_contact_details=verdict.contains_contact_details,
+        idempotency_key=idempotency_key or "",
+    )
+    message.sender = sender
+    if upload is not None:
+        Attachment.objects.create(message=message, **upload.attachment_fields())
+    if state == Message.State.VISIBLE:
+        deliver(message)
+    else:
+        Participant.objects.filter(pk=sender.pk).update(last_read_at=message.created_at)
+        transaction.on_commit(lambda: notifications.message_held(message))
+    return message

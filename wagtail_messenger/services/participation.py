@@ -1,0 +1,136 @@
+"""A participant's own state: read, flag, mute, folders, removing and reporting."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..exceptions import NotAllowed
+from ..models import Message, Participant, Report
+from . import access, notifications
+from .settings import for_site
+
+Folder = Participant.Folder
+
+
+def _mine(actor, thread_ids):
+    """The actor's live participant rows in ``thread_ids`` (one id or many): the bulk
+    actions and the single ones share this, so a foreign id is simply not touched."""
+    if isinstance(thread_ids, int | str):
+        thread_ids = [thread_ids]
+    return Participant.objects.for_actor(actor).live().filter(thread_id__in=list(thread_ids))
+
+
+def _update(actor, thread_ids, **changes):
+    with transaction.atomic():
+        changed = _mine(actor, thread_ids).update(**changes)
+    if not changed and isinstance(thread_ids, int | str):
+        raise NotAllowed()
+    return changed
+
+
+def mark_read(actor, thread_ids):
+    return _update(actor, thread_ids, unread_count=0, last_read_at=timezone.now())
+
+
+def mark_unread(actor, thread_ids):
+    """Shows the thread as having one unread message (like "mark as unread" in mail)."""
+    with transaction.atomic():
+        rows = _mine(actor, thread_ids)
+        changed = rows.filter(unread_count=0).update(unread_count=1)
+        if not changed and not rows.exists() and isinstance(thread_ids, int | str):
+            raise NotAllowed()
+    return changed
+
+
+def set_flagged(actor, thread_ids, flagged=True):
+    return _update(actor, thread_ids, flagged=flagged)
+
+
+def set_muted(actor, thread_ids, muted=True):
+    return _update(actor, thread_ids, muted=muted)
+
+
+def archive(actor, thread_ids):
+    with transaction.atomic():
+        return _mine(actor, thread_ids).filter(folder=Folder.INBOX).update(folder=Folder.ARCHIVE)
+
+
+def unarchive(actor, thread_ids):
+    with transaction.atomic():
+        return _mine(actor, thread_ids).filter(folder=Folder.ARCHIVE).update(folder=Folder.INBOX)
+
+
+def trash(actor, thread_ids):
+    """Moves the threads to the actor's trash; the other party keeps them."""
+    with transaction.atomic():
+        return (
+            _mine(actor, thread_ids)
+            .exclude(folder=Folder.TRASH)
+            .update(folder=Folder.TRASH, trashed_at=timezone.now())
+        )
+
+
+def restore(actor, thread_ids):
+    with transaction.atomic():
+        return (
+            _mine(actor, thread_ids)
+            .filter(folder=Folder.TRASH)
+            .update(folder=Folder.INBOX, trashed_at=None)
+        )
+
+
+def remove_message(actor, message_id):
+    """The author removes their own message when the site allows it."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("thread", "sender")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None:
+            raise NotAllowed()
+        participant = access.get_participant(actor, message.thread)
+        if participant is None or participant.pk != message.sender_id:
+            raise NotAllowed(_("You can only remove your own messages."))
+        if not for_site(message.thread.site).users_may_remove_messages:
+            raise NotAllowed(_("Messages cannot be removed on this site."))
+        if message.state == Message.State.REMOVED:
+            return message
+        was_delivered = message.state == Message.State.VISIBLE
+        message.state = Message.State.REMOVED
+        message.save(update_fields=["state"])
+        if was_delivered:
+            # Unread counters of those who had not read it yet go down again.
+            Participant.objects.filter(
+                thread_id=message.thread_id,
+                unread_count__gt=0,
+                last_read_at__lt=message.created_at,
+            ).exclude(pk=participant.pk).update(unread_count=F("unread_count") - 1)
+            Participant.objects.filter(
+                thread_id=message.thread_id, unread_count__gt=0, last_read_at__isnull=True
+            ).exclude(pk=participant.pk).update(unread_count=F("unread_count") - 1)
+    return message
+
+
+def report_message(actor, message_id, reason=""):
+    """A participant reports a message they received to the moderators."""
+    with transaction.atomic():
+        message = Message.objects.select_related("thread").filter(pk=message_id).first()
+        if message is None:
+            raise NotAllowed()
+        participant = access.get_participant(actor, message.thread)
+        if participant is None:
+            raise NotAllowed()
+        if participant.pk == message.sender_id:
+            raise NotAllowed(_("You cannot report your own message."))
+        report, created = Report.objects.get_or_create(
+            message=message,
+            reporter=participant,
+            status=Report.Status.OPEN,
+            defaults={"reason": (reason or "").strip()[:2000]},
+        )
+        if created:
+            transaction.on_commit(lambda: notifications.message_reported(report))
+    return report

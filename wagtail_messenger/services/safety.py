@@ -1,0 +1,89 @@
+"""Blocking people and opting out of being contacted."""
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from ..exceptions import NotAllowed
+from ..models import Block, ContactPreference, Message, Participant
+from . import access
+
+
+def _other_participant(actor, participant_id):
+    """A participant the actor shares a thread with (the only people one can block)."""
+    other = Participant.objects.select_related("user").filter(pk=participant_id).first()
+    if other is None or access.get_participant(actor, other.thread) is None:
+        raise NotAllowed()
+    return other
+
+
+def _target(other):
+    if other.user_id is not None:
+        return {"blocked_user_id": other.user_id}
+    if other.kind == Participant.Kind.GUEST and other.email:
+        return {"blocked_email": other.email}
+    raise NotAllowed(_("This participant cannot be blocked."))
+
+
+def _their_rows(target):
+    if "blocked_user_id" in target:
+        return Q(user_id=target["blocked_user_id"])
+    return Q(kind=Participant.Kind.GUEST, email=target["blocked_email"])
+
+
+def block(actor, participant_id):
+    """``actor`` (a user) blocks the person behind ``participant_id``. The blocked person
+    is not told: they can still write, but nothing reaches ``actor`` until unblocked."""
+    if actor.user is None:
+        raise NotAllowed(_("Log in to block people."))
+    other = _other_participant(actor, participant_id)
+    if other.user_id == actor.user.pk:
+        raise NotAllowed(_("You cannot block yourself."))
+    target = _target(other)
+    with transaction.atomic():
+        block_row, _created = Block.objects.get_or_create(blocker=actor.user, **target)
+        _recount_unread(actor, target, blocked=True)
+    return block_row
+
+
+def unblock(actor, participant_id):
+    """Lifts a block; what they sent meanwhile appears, counted as unread."""
+    if actor.user is None:
+        raise NotAllowed()
+    other = _other_participant(actor, participant_id)
+    target = _target(other)
+    with transaction.atomic():
+        Block.objects.filter(blocker=actor.user, **target).delete()
+        _recount_unread(actor, target, blocked=False)
+
+
+def _recount_unread(actor, target, *, blocked):
+    """Recompute the actor's unread counters in the threads shared with the target, and
+    sink (or raise) those threads in the actor's inbox.
+
+    A rare write (block/unblock), so counting here keeps every read path on the stored
+    counters."""
+    their_threads = Participant.objects.filter(_their_rows(target)).values("thread_id")
+    for mine in Participant.objects.for_actor(actor).live().filter(thread_id__in=their_threads):
+        seen = access.visible_messages(actor, mine.thread, participant=mine)
+        unread = seen.exclude(sender_id=mine.pk).filter(state=Message.State.VISIBLE)
+        if mine.last_read_at is not None:
+            unread = unread.filter(created_at__gt=mine.last_read_at)
+        Participant.objects.filter(pk=mine.pk).update(
+            unread_count=unread.count(), peer_blocked=blocked
+        )
+
+
+def set_allow_contact(user, allow):
+    """The "Allow others to contact me" switch: off refuses new threads (existing ones go
+    on) and hides the button from the user's listings."""
+    with transaction.atomic():
+        ContactPreference.objects.update_or_create(user=user, defaults={"allow_contact": allow})
+
+
+def is_blocked_by(blocker_user, participant):
+    if participant.user_id is not None:
+        return Block.objects.filter(
+            blocker=blocker_user, blocked_user_id=participant.user_id
+        ).exists()
+    return Block.objects.filter(blocker=blocker_user, blocked_email=participant.email).exists()
