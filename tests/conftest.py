@@ -124,3 +124,14 @@ def actor():
         return Actor.for_user(user) if user is not None else Actor.for_guest(guest_email)
 
     return make
+
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
+
+from .real_parts import (  # noqa: E402, F401  (fixtures)
+    browser_type_launch_args,
+    redis_cache,
+    s3_server,
+    s3_storage,
+    smtp_server,
+)
