@@ -6,6 +6,11 @@
 
 Both create ``.venv`` on first use and install the package in it (with ``uv`` when it is
 on PATH, which is faster, else with pip). Nothing is installed outside the folder.
+
+The same command tests other supported versions (CI does this) through three variables:
+``MESSENGER_VENV`` (another folder, e.g. ``.venv-wagtail74``), ``MESSENGER_PYTHON`` (the
+interpreter for it, e.g. a Python 3.12 for Django 6) and ``MESSENGER_PINS`` (extra
+requirements, e.g. ``"wagtail==7.4.* django==5.2.*"``).
 """
 
 import os
@@ -16,7 +21,9 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+VENV = ROOT / os.environ.get("MESSENGER_VENV", ".venv")
+BASE_PYTHON = os.environ.get("MESSENGER_PYTHON") or sys.executable
+PINS = os.environ.get("MESSENGER_PINS", "").split()
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
@@ -31,20 +38,23 @@ def ensure_env(extra):
     """Create .venv and install ``.[extra]`` once (again when pyproject.toml changes)."""
     if sys.version_info < (3, 11):  # noqa: UP036  (the one place older Pythons reach)
         sys.exit("wagtail-messenger needs Python 3.11 or newer.")
-    wanted = f"{extra}:{(ROOT / 'pyproject.toml').stat().st_mtime_ns}"
+    wanted = f"{extra}:{(ROOT / 'pyproject.toml').stat().st_mtime_ns}:{'+'.join(PINS)}"
     if STAMP.exists() and wanted in STAMP.read_text().split():
         return
     uv = shutil.which("uv")
     if not PYTHON.exists():
         if uv:
-            run(uv, "venv", "--quiet", "--python", sys.executable, VENV)
+            run(uv, "venv", "--quiet", "--python", BASE_PYTHON, VENV)
+        elif sys.executable != BASE_PYTHON:
+            run(BASE_PYTHON, "-m", "venv", VENV)
         else:
             venv.EnvBuilder(with_pip=True).create(VENV)
     spec = f"{ROOT}[{extra}]" if extra else str(ROOT)
     if uv:
-        run(uv, "pip", "install", "--quiet", "--python", PYTHON, "-e", spec)
+        run(uv, "pip", "install", "--quiet", "--python", PYTHON, "-e", spec, *PINS)
     else:
-        run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", spec)
+        pip = [PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        run(*pip, "-e", spec, *PINS)
     previous = STAMP.read_text().split() if STAMP.exists() else []
     STAMP.write_text(" ".join([w for w in previous if not w.startswith(f"{extra}:")] + [wanted]))
 

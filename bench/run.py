@@ -1,0 +1,270 @@
+#!/usr/bin/env python
+"""The messenger's benchmark.
+
+    python bench/run.py --quick --json     T = 100 and 2,000 on SQLite; one JSON object
+    python bench/run.py                    everything (SQLite and PostgreSQL, T up to
+                                           20,000) and a table in bench/RESULTS.md
+
+Each database runs in its own process (``--worker``) on a fresh database: SQLite in a
+temporary file, PostgreSQL in a throwaway database created next to ``BENCH_PG_URL``
+(default ``postgres://postgres@127.0.0.1:5432/postgres``) and dropped afterwards.
+
+Every operation goes through Django's test client with the full middleware stack
+(database sessions, CSRF, auth, messages) and the measured user logged in. For each:
+queries, median and p95 milliseconds over ``--runs`` runs after warm-up, and ``ratio``,
+the median divided by ``floor_auth``'s median in the same run.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATIONS = ["floor", "floor_auth", "inbox", "thread", "unread", "poll", "reply", "purge"]
+
+
+# -- the parent: run workers, gather, print or write ------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="T = 100 and 2,000 on SQLite")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], action="append")
+    parser.add_argument("--threads", help="comma-separated T values")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    dbs = args.db or (["sqlite"] if args.quick else ["sqlite", "postgres"])
+    levels = args.threads or ("100,2000" if args.quick else "100,2000,20000")
+    results = []
+    for db in dbs:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--db",
+            db,
+            "--threads",
+            levels,
+            "--runs",
+            str(args.runs),
+        ]
+        out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)  # noqa: S603
+        results += json.loads(out.stdout.strip().splitlines()[-1])["results"]
+        if not args.json:
+            print(f"{db}: done", file=sys.stderr)
+    report = {"results": results}
+    if args.json:
+        print(json.dumps(report))
+    if not args.quick:
+        write_markdown(results, ROOT / "bench" / "RESULTS.md")
+        if not args.json:
+            print((ROOT / "bench" / "RESULTS.md").read_text())
+
+
+def write_markdown(results, path):
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python bench/run.py` (see the module docstring for the method). "
+        "`ratio` is the median divided by `floor_auth`'s median in the same run; `purge` "
+        "reports rows deleted per second in `rows_per_s`.",
+        "",
+        "| db | threads | operation | queries | median ms | p95 ms | ratio | rows/s |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['db']} | {r['threads']} | {r['operation']} | {r['queries']} | "
+            f"{r['median_ms']:.2f} | {r['p95_ms']:.2f} | {r['ratio']:.2f} | "
+            f"{r.get('rows_per_s', '') or ''} |"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+# -- the worker: one database, every T ------------------------------------------------
+
+
+def setup_database(db):
+    if db == "sqlite":
+        os.environ["BENCH_SQLITE"] = os.path.join(tempfile.mkdtemp(), "bench.sqlite3")
+        return lambda: None
+    import psycopg
+
+    base = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"wm_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["BENCH_DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return drop
+
+
+def worker(args):
+    sys.path.insert(0, str(ROOT))
+    drop = setup_database(args.db[0])
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        results = measure_all(args.db[0], [int(t) for t in args.threads.split(",")], args.runs)
+    finally:
+        drop()
+    print(json.dumps({"results": results}))
+
+
+def measure_all(db, levels, runs):
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from wagtail.models import Site
+
+    from bench.data import DataSet
+
+    Site.objects.update(hostname="testserver")
+    data = DataSet()
+    data.build()
+    results = []
+    for level in levels:
+        data.grow_to(level)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        client = Client()
+        client.force_login(data.me)
+        operations = build_operations(client, data)
+        timings = {}
+        for name, request in operations.items():
+            for _ in range(5):  # warm-up
+                check(name, request())
+            with CaptureQueriesContext(connection) as ctx:
+                check(name, request())
+            samples = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                check(name, request())
+                samples.append((time.perf_counter() - start) * 1000)
+                reset_queries()
+            timings[name] = (len(ctx), samples)
+        floor_auth = statistics.median(timings["floor_auth"][1])
+        for name, (queries, samples) in timings.items():
+            results.append(row(db, level, name, queries, samples, floor_auth))
+    results.append(measure_purge(db, data, levels[-1], floor_auth))
+    return results
+
+
+def row(db, level, name, queries, samples, floor_auth):
+    samples = sorted(samples)
+    median = statistics.median(samples)
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return {
+        "db": db,
+        "threads": level,
+        "operation": name,
+        "queries": queries,
+        "median_ms": round(median, 3),
+        "p95_ms": round(p95, 3),
+        "ratio": round(median / floor_auth, 2),
+    }
+
+
+def check(name, response):
+    if response.status_code not in (200, 302):
+        raise RuntimeError(f"{name} answered {response.status_code}")
+    return response
+
+
+def build_operations(client, data):
+    from django.core import mail
+    from django.urls import reverse
+
+    from wagtail_messenger.models import Message
+
+    thread_url = reverse("wagtail_messenger:thread", args=[data.big_thread.pk])
+    newest = (
+        Message.objects.filter(thread=data.big_thread)
+        .order_by("-pk")
+        .values_list("pk", flat=True)[0]
+    )
+    poll_url = reverse("wagtail_messenger:poll", args=[data.big_thread.pk])
+
+    def reply():
+        response = client.post(
+            thread_url,
+            {"body": "Deal. When can I pick it up?", "idempotency_key": uuid.uuid4().hex},
+        )
+        if mail.outbox:
+            raise RuntimeError("reply sent an email inside the request")
+        return response
+
+    return {
+        "floor": lambda: client.get("/bench/floor/"),
+        "floor_auth": lambda: client.get("/bench/floor-auth/"),
+        "inbox": lambda: client.get(reverse("wagtail_messenger:inbox")),
+        "thread": lambda: client.get(thread_url),
+        "unread": lambda: client.get(reverse("wagtail_messenger:unread")),
+        "poll": lambda: client.get(poll_url, {"after": newest}),
+        "reply": reply,
+    }
+
+
+def measure_purge(db, data, level, floor_auth):
+    """Rows deleted per second by the inactive-threads job over the filler threads."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from wagtail_messenger.models import Message, MessengerSettings, Participant, Thread
+    from wagtail_messenger.services import maintenance
+
+    old = timezone.now() - timedelta(days=400)
+    filler = Thread.objects.exclude(participants__user=data.me)
+    Thread.objects.filter(pk__in=filler.values("pk")).update(last_message_at=old)
+    before = Thread.objects.count() + Participant.objects.count() + Message.objects.count()
+    settings = MessengerSettings.for_site(data_site())
+    settings.purge_inactive_threads_days = 360
+    settings.save()
+    start = time.perf_counter()
+    with CaptureQueriesContext(connection) as ctx:
+        maintenance.purge_inactive_threads()
+    elapsed = time.perf_counter() - start
+    after = Thread.objects.count() + Participant.objects.count() + Message.objects.count()
+    deleted = before - after
+    result = row(db, level, "purge", len(ctx), [elapsed * 1000], floor_auth)
+    result["rows_per_s"] = round(deleted / elapsed) if elapsed else 0
+    result["rows_deleted"] = deleted
+    return result
+
+
+def data_site():
+    from wagtail.models import Site
+
+    return Site.objects.get(is_default_site=True)
+
+
+if __name__ == "__main__":
+    main()
