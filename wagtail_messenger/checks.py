@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 from .conf import get_setting
 
@@ -64,3 +65,130 @@ def check_ratelimit_cache(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# -- Attachment storage (W010-W017) ------------------------------------------------------
+
+PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+
+
+def _attachment_storage_warnings(backend, alias):
+    """Warnings about one configured attachment storage (see ``check_attachment_storage``)."""
+    from pathlib import Path
+
+    from .storage import PrivateS3Storage, is_s3
+
+    where = f"STORAGES['{alias}']"
+    found = []
+    if is_s3(backend):
+        acl = backend.object_parameters.get("ACL") or backend.default_acl
+        if acl in PUBLIC_ACLS:
+            found.append(
+                Warning(
+                    f"Attachments are uploaded with the public ACL '{acl}' ({where}).",
+                    hint="Set OPTIONS 'default_acl': 'private' and no ACL in object_parameters.",
+                    id="wagtail_messenger.W010",
+                )
+            )
+        if not backend.querystring_auth:
+            found.append(
+                Warning(
+                    f"Attachment download URLs are not signed ({where} has "
+                    "querystring_auth=False): anybody with the link can fetch the file.",
+                    hint="Set OPTIONS 'querystring_auth': True.",
+                    id="wagtail_messenger.W011",
+                )
+            )
+        if backend.custom_domain and not backend.cloudfront_signer:
+            found.append(
+                Warning(
+                    f"{where} sets custom_domain '{backend.custom_domain}', which turns "
+                    "signed S3 URLs into plain unsigned links.",
+                    hint="Remove custom_domain for attachments, or configure CloudFront "
+                    "signed URLs (cloudfront_key_id and cloudfront_key).",
+                    id="wagtail_messenger.W012",
+                )
+            )
+        if backend.file_overwrite:
+            found.append(
+                Warning(
+                    f"{where} allows overwriting stored files (file_overwrite=True).",
+                    hint="Set OPTIONS 'file_overwrite': False.",
+                    id="wagtail_messenger.W014",
+                )
+            )
+        disposition = str(backend.object_parameters.get("ContentDisposition", ""))
+        if not isinstance(backend, PrivateS3Storage) and not disposition.startswith("attachment"):
+            found.append(
+                Warning(
+                    f"Attachments on S3 ({where}) are stored without "
+                    "'Content-Disposition: attachment', so a browser opening a signed "
+                    "URL directly may display them inline.",
+                    hint="Use 'wagtail_messenger.storage.PrivateS3Storage' as BACKEND, or "
+                    "set object_parameters {'ContentDisposition': 'attachment'}.",
+                    id="wagtail_messenger.W015",
+                )
+            )
+        budget = get_setting("STORAGE_TIMEOUT")
+        config = backend.client_config
+        slow = [
+            name
+            for name in ("connect_timeout", "read_timeout")
+            if (getattr(config, name, None) or 60) > budget
+        ]
+        if slow:
+            found.append(
+                Warning(
+                    f"{where} may wait longer than WAGTAILMESSENGER_STORAGE_TIMEOUT "
+                    f"({budget} s) for S3 ({', '.join(slow)}): with S3 slow or down, "
+                    "people sending a file wait that long for an error.",
+                    hint="Use 'wagtail_messenger.storage.PrivateS3Storage' (bounded "
+                    "timeouts), or give a client_config with short timeouts.",
+                    id="wagtail_messenger.W016",
+                )
+            )
+        default = settings.STORAGES.get("default", {})
+        if default.get("BACKEND", "").startswith("storages.backends.s3"):
+            options = default.get("OPTIONS", {})
+            same_bucket = options.get("bucket_name") == backend.bucket_name
+            if same_bucket and (options.get("location") or "") == (backend.location or ""):
+                found.append(_shared_with_media(where))
+        return found
+
+    location = getattr(backend, "location", None)
+    media_root = getattr(settings, "MEDIA_ROOT", "")
+    if location and media_root:
+        location, media_root = Path(location).resolve(), Path(media_root).resolve()
+        if location == media_root or media_root in location.parents:
+            found.append(_shared_with_media(where))
+    return found
+
+
+def _shared_with_media(where):
+    return Warning(
+        f"Attachments ({where}) are stored with the public media files: anybody who "
+        "guesses a key may download them without the plugin's access check.",
+        hint="Give attachments their own private folder outside MEDIA_ROOT, or their own "
+        "private bucket or location.",
+        id="wagtail_messenger.W013",
+    )
+
+
+@register(Tags.security)
+def check_attachment_storage(app_configs, **kwargs):
+    from django.core.files.storage import InvalidStorageError
+
+    from .storage import get_attachment_backend
+
+    alias = get_setting("STORAGE_ALIAS")
+    try:
+        backend = get_attachment_backend()
+    except (ImportError, InvalidStorageError, ImproperlyConfigured, TypeError) as error:
+        return [
+            Warning(
+                f"The attachment storage STORAGES['{alias}'] cannot be created: {error}",
+                hint="Fix its BACKEND and OPTIONS (see docs/attachments.md).",
+                id="wagtail_messenger.W017",
+            )
+        ]
+    return _attachment_storage_warnings(backend, alias)

@@ -1,6 +1,6 @@
 """Signal handlers wired in ``AppConfig.ready()``."""
 
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 from wagtail.models import Page
 
@@ -15,3 +15,12 @@ def keep_listing_snapshot(sender, instance, **kwargs):
     Thread.objects.filter(listing_id=instance.pk, listing_title="").update(
         listing_title=instance.title[:255]
     )
+
+
+@receiver(post_delete, sender="wagtail_messenger.Attachment")
+def delete_attachment_file(sender, instance, **kwargs):
+    """A deleted attachment row (directly or with its message or thread) takes its stored
+    file along, once the transaction commits."""
+    from .services.attachments import delete_files_after_commit
+
+    delete_files_after_commit([instance.file.name])

@@ -8,6 +8,11 @@ through django-storages. Otherwise files go to a private local folder that is *n
 The model field holds a :class:`AttachmentStorage` proxy that looks the real storage up on
 every call, so a project (or a test) can change ``STORAGES`` without the field keeping a
 stale instance.
+
+For S3, :class:`PrivateS3Storage` is django-storages' ``S3Storage`` with safe defaults:
+private objects, signed URLs, no overwrite, ``Content-Disposition: attachment`` and the
+checked content type on every object, and bounded timeouts without retries so an upload
+to a slow or unreachable S3 fails within ``WAGTAILMESSENGER_STORAGE_TIMEOUT``.
 """
 
 from pathlib import Path
@@ -16,6 +21,9 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from .conf import get_setting
+
+#: Every attachment key starts with this folder (see ``models.messages.attachment_key``).
+KEY_PREFIX = "messenger"
 
 
 def private_media_root():
@@ -31,6 +39,77 @@ class PrivateFileSystemStorage(FileSystemStorage):
 
     def url(self, name):
         raise NotImplementedError("Attachments are served by wagtail_messenger's download view.")
+
+
+def storage_errors():
+    """Exceptions that mean "the storage could not do it" (not a bug in our code)."""
+    errors = [OSError]
+    try:
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        return tuple(errors)
+    return (*errors, BotoCoreError, ClientError, Boto3Error)
+
+
+def is_s3(backend):
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # pragma: no cover - django-storages is a dependency
+        return False
+    return isinstance(backend, S3Storage)
+
+
+def bounded_client_config(base=None):
+    """botocore ``Config`` whose requests give up within ``STORAGE_TIMEOUT``: an upload
+    makes two requests (HEAD for no-overwrite, then PUT), each with a quarter of the
+    budget to connect and a quarter between bytes read, and no retries."""
+    from botocore.config import Config
+
+    budget = float(get_setting("STORAGE_TIMEOUT"))
+    bounded = Config(
+        connect_timeout=max(budget / 4, 0.1),
+        read_timeout=max(budget / 4, 0.1),
+        retries={"max_attempts": 1, "mode": "standard"},
+    )
+    return base.merge(bounded) if base is not None else bounded
+
+
+try:
+    from storages.backends.s3 import S3Storage as _S3Storage
+except ImportError:  # pragma: no cover - django-storages is a dependency
+    _S3Storage = None
+
+if _S3Storage is not None:
+
+    class PrivateS3Storage(_S3Storage):
+        """``S3Storage`` for private attachments.
+
+        Defaults that differ from django-storages (OPTIONS may still change them, and
+        the system checks warn when they do): ``default_acl="private"``,
+        ``querystring_auth=True``, ``file_overwrite=False``, a bounded client config.
+        Global ``AWS_*`` settings meant for public media do not leak in for these.
+        """
+
+        default_acl = "private"
+        querystring_auth = True
+        file_overwrite = False
+        custom_domain = None
+
+        def __init__(self, **options):
+            own_config = "client_config" in options
+            super().__init__(**options)
+            if not own_config:
+                self.client_config = bounded_client_config(self.client_config)
+
+        def _get_write_parameters(self, name, content=None):
+            params = super()._get_write_parameters(name, content)
+            params["ContentDisposition"] = getattr(content, "content_disposition", "attachment")
+            content_type = getattr(content, "content_type", None)
+            if content_type:
+                params["ContentType"] = content_type
+            params.setdefault("ACL", "private")
+            return params
 
 
 def get_attachment_backend():

@@ -2,6 +2,10 @@
 
 from django.urls import path  # noqa: F401
 
+from .views import attachments as attachment_views
+
 app_name = "wagtail_messenger"
 
-urlpatterns = []
+urlpatterns = [
+    path("attachments/<int:attachment_id>/", attachment_views.download, name="attachment"),
+]
