@@ -151,9 +151,12 @@ def deliver(message):
     thread.last_message, thread.last_message_at = message, now
     thread.message_count += 1
     live = Participant.objects.filter(thread_id=thread_id).live()
-    live.filter(folder=Participant.Folder.ARCHIVE).update(folder=Participant.Folder.INBOX)
-    live.update(last_message_at=now)
     sender = message.sender
+    # People who block the sender are left exactly as they were: no unread count, no
+    # move out of the archive, no new place at the top of their inbox.
+    reached = live.filter(pk=sender.pk) | _receiving(live.exclude(pk=sender.pk), sender)
+    reached.filter(folder=Participant.Folder.ARCHIVE).update(folder=Participant.Folder.INBOX)
+    reached.update(last_message_at=now)
     _receiving(live.exclude(pk=sender.pk), sender).update(unread_count=F("unread_count") + 1)
     Participant.objects.filter(pk=sender.pk).update(last_read_at=now)
     transaction.on_commit(lambda: notifications.message_delivered(message))

@@ -51,33 +51,48 @@ def set_muted(actor, thread_ids, muted=True):
     return _update(actor, thread_ids, muted=muted)
 
 
-def archive(actor, thread_ids):
+def _move(actor, thread_ids, narrow, **changes):
+    """Update the actor's rows that ``narrow`` keeps; a single id that is not the
+    actor's raises :class:`NotAllowed` (a row already in place is no error)."""
     with transaction.atomic():
-        return _mine(actor, thread_ids).filter(folder=Folder.INBOX).update(folder=Folder.ARCHIVE)
+        rows = _mine(actor, thread_ids)
+        changed = narrow(rows).update(**changes)
+        if not changed and isinstance(thread_ids, int | str) and not rows.exists():
+            raise NotAllowed()
+    return changed
+
+
+def archive(actor, thread_ids):
+    return _move(
+        actor, thread_ids, lambda rows: rows.filter(folder=Folder.INBOX), folder=Folder.ARCHIVE
+    )
 
 
 def unarchive(actor, thread_ids):
-    with transaction.atomic():
-        return _mine(actor, thread_ids).filter(folder=Folder.ARCHIVE).update(folder=Folder.INBOX)
+    return _move(
+        actor, thread_ids, lambda rows: rows.filter(folder=Folder.ARCHIVE), folder=Folder.INBOX
+    )
 
 
 def trash(actor, thread_ids):
     """Moves the threads to the actor's trash; the other party keeps them."""
-    with transaction.atomic():
-        return (
-            _mine(actor, thread_ids)
-            .exclude(folder=Folder.TRASH)
-            .update(folder=Folder.TRASH, trashed_at=timezone.now())
-        )
+    return _move(
+        actor,
+        thread_ids,
+        lambda rows: rows.exclude(folder=Folder.TRASH),
+        folder=Folder.TRASH,
+        trashed_at=timezone.now(),
+    )
 
 
 def restore(actor, thread_ids):
-    with transaction.atomic():
-        return (
-            _mine(actor, thread_ids)
-            .filter(folder=Folder.TRASH)
-            .update(folder=Folder.INBOX, trashed_at=None)
-        )
+    return _move(
+        actor,
+        thread_ids,
+        lambda rows: rows.filter(folder=Folder.TRASH),
+        folder=Folder.INBOX,
+        trashed_at=None,
+    )
 
 
 def remove_message(actor, message_id):

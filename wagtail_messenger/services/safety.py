@@ -64,21 +64,46 @@ def _recount_unread(actor, target, *, blocked):
     A rare write (block/unblock), so counting here keeps every read path on the stored
     counters."""
     their_threads = Participant.objects.filter(_their_rows(target)).values("thread_id")
-    for mine in Participant.objects.for_actor(actor).live().filter(thread_id__in=their_threads):
+    mine_rows = Participant.objects.for_actor(actor).live().filter(thread_id__in=their_threads)
+    for mine in mine_rows.select_related("thread"):
         seen = access.visible_messages(actor, mine.thread, participant=mine)
         unread = seen.exclude(sender_id=mine.pk).filter(state=Message.State.VISIBLE)
         if mine.last_read_at is not None:
             unread = unread.filter(created_at__gt=mine.last_read_at)
-        Participant.objects.filter(pk=mine.pk).update(
-            unread_count=unread.count(), peer_blocked=blocked
-        )
+        changes = {"unread_count": unread.count(), "peer_blocked": blocked}
+        if not blocked:
+            # What arrived meanwhile shows: the thread takes its place by its latest
+            # message again (delivery leaves a blocker's row where it was).
+            changes["last_message_at"] = mine.thread.last_message_at
+        Participant.objects.filter(pk=mine.pk).update(**changes)
 
 
 def set_allow_contact(user, allow):
     """The "Allow others to contact me" switch: off refuses new threads (existing ones go
     on) and hides the button from the user's listings."""
+    return set_preferences(user, allow_contact=allow)
+
+
+PREFERENCE_FIELDS = ("allow_contact", "email_notifications")
+
+
+def set_preferences(user, **changes):
+    """Save the user's own switches (``allow_contact``, ``email_notifications``)."""
+    if user is None or not user.is_authenticated:
+        raise NotAllowed(_("Log in to change your messenger preferences."))
+    unknown = set(changes) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown preference: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        ContactPreference.objects.update_or_create(user=user, defaults={"allow_contact": allow})
+        preference, _created = ContactPreference.objects.update_or_create(
+            user=user, defaults={name: bool(value) for name, value in changes.items()}
+        )
+    return preference
+
+
+def preferences_for(user):
+    """The user's switches, unsaved defaults when they never changed them."""
+    return ContactPreference.objects.filter(user=user).first() or ContactPreference(user=user)
 
 
 def is_blocked_by(blocker_user, participant):
