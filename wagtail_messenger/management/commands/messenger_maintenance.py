@@ -1,0 +1,17 @@
+"""Run the four maintenance jobs, each with its per-site period (0 = off).
+
+Cron, every night at 03:15::
+
+    15 3 * * * cd /srv/site && ./manage.py messenger_maintenance
+"""
+
+from ...services import maintenance
+from ._maintenance import MaintenanceCommand
+
+
+class Command(MaintenanceCommand):
+    help = (
+        "Run all maintenance jobs: delete inactive threads, empty trash, delete old "
+        "attachments, archive idle threads (periods per site, 0 = off)."
+    )
+    jobs = tuple(maintenance.JOBS)
