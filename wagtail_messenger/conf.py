@@ -41,6 +41,8 @@ DEFAULTS = {
     "ATTACHMENT_URL_EXPIRY": 60,
     # Seconds an S3 upload may take before the form returns with an error.
     "STORAGE_TIMEOUT": 10,
+    # How many times a notification email is tried before the retry command gives up.
+    "NOTIFICATION_MAX_ATTEMPTS": 5,
 }
 
 

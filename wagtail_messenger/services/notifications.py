@@ -1,6 +1,12 @@
 """Email notifications. The service layer calls these after commit; the work itself runs
 in django-tasks (``wagtail_messenger.tasks``)."""
 
+from django.core import signing
+from django.db import transaction
+
+from ..exceptions import InvalidLink
+from ..models import Participant
+
 
 def message_delivered(message):
     """A message reached its recipients: enqueue their notification emails."""
@@ -20,3 +26,39 @@ def message_reported(report):
     from ..tasks import notify_moderators
 
     notify_moderators.enqueue("reported", report.message_id)
+
+
+# -- the mute link of notification emails -----------------------------------------------
+
+MUTE_SALT = "wagtail_messenger.mute"
+
+
+def mute_token(participant):
+    """A signed token naming ``participant``: the credential of the one-click mute link
+    in their emails (it works without logging in, and only mutes that one thread)."""
+    return signing.dumps(participant.pk, salt=MUTE_SALT)
+
+
+def participant_for_mute_token(token):
+    """The participant a mute token names, or :class:`InvalidLink`."""
+    try:
+        participant_id = signing.loads(token, salt=MUTE_SALT)
+    except signing.BadSignature:
+        raise InvalidLink()
+    participant = (
+        Participant.objects.live()
+        .select_related("thread")
+        .filter(pk=participant_id if isinstance(participant_id, int) else None)
+        .first()
+    )
+    if participant is None:
+        raise InvalidLink()
+    return participant
+
+
+def mute(participant):
+    """Stop notification emails about ``participant``'s thread (the mute link)."""
+    with transaction.atomic():
+        Participant.objects.filter(pk=participant.pk).update(muted=True)
+    participant.muted = True
+    return participant
