@@ -1,5 +1,7 @@
 """System checks, asserted id by id."""
 
+from types import SimpleNamespace
+
 from django.test import override_settings
 
 from wagtail_messenger import checks
@@ -9,10 +11,10 @@ def ids(messages):
     return [m.id for m in messages]
 
 
-def test_a_missing_required_app_is_named(settings):
-    settings.INSTALLED_APPS = [
-        a for a in settings.INSTALLED_APPS if a != "wagtail.contrib.settings"
-    ]
+def test_a_missing_required_app_is_named(settings, monkeypatch):
+    # Overriding INSTALLED_APPS would reload the app registry; the check only reads the list.
+    apps = [a for a in settings.INSTALLED_APPS if a != "wagtail.contrib.settings"]
+    monkeypatch.setattr(checks, "settings", SimpleNamespace(INSTALLED_APPS=apps))
     messages = checks.check_installed_apps(None)
     assert ids(messages) == ["wagtail_messenger.E001"]
     assert "wagtail.contrib.settings" in messages[0].msg
