@@ -1,5 +1,6 @@
 """Signal handlers wired in ``AppConfig.ready()``."""
 
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 from wagtail.models import Page
@@ -24,3 +25,16 @@ def delete_attachment_file(sender, instance, **kwargs):
     from .services.attachments import delete_files_after_commit
 
     delete_files_after_commit([instance.file.name])
+
+
+@receiver(user_logged_in)
+def claim_guest_threads_on_login(sender, request, user, **kwargs):
+    """A guest who proved an email with a private link, then logs in (or signs up) with
+    an account of the same email, finds their guest conversations in their inbox."""
+    from .actors import GUEST_SESSION_KEY
+    from .services import guests
+
+    session = getattr(request, "session", None)
+    email = session.get(GUEST_SESSION_KEY, "") if session is not None else ""
+    if email:
+        guests.claim_guest_threads(user, email)

@@ -3,9 +3,15 @@
 from django.contrib.auth.models import Permission
 from wagtail import hooks
 
+from . import injection
+
 
 @hooks.register("register_permissions")
 def register_permissions():
     return Permission.objects.filter(
         content_type__app_label="wagtail_messenger", codename="moderate_thread"
     )
+
+
+# Late order: Wagtail's view-restriction check (order 0) runs first and wraps this.
+hooks.register("on_serve_page", injection.serve_page_hook, order=injection.HOOK_ORDER)

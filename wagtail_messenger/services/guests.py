@@ -33,3 +33,88 @@ def redeem(raw, purpose=Purpose.GUEST):
     if row.used_at is None:
         AccessToken.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=timezone.now())
     return row
+
+
+def send_link_on_commit(email, *, thread=None, site=None):
+    """Email ``email`` a fresh private link (to ``thread``, or to their conversations)
+    once the current transaction commits. The raw token is made inside the task, so it
+    never sits in a task queue."""
+    from django.db import transaction
+
+    from ..tasks import send_guest_link
+
+    email = normalise_email(email)
+    thread_id = getattr(thread, "pk", None)
+    site_id = getattr(site, "pk", None)
+    transaction.on_commit(lambda: send_guest_link.enqueue(email, thread_id, site_id))
+
+
+def guest_threads(email):
+    """Threads a guest with ``email`` takes part in, newest activity first."""
+    from ..models import Participant, Thread
+
+    rows = Participant.objects.live().filter(
+        kind=Participant.Kind.GUEST, email=normalise_email(email)
+    )
+    return Thread.objects.filter(pk__in=rows.values("thread_id")).order_by("-last_message_at")
+
+
+def send_link_email(email, thread_id=None, site_id=None):
+    """Build and send the guest link email (called by the ``send_guest_link`` task).
+
+    With ``thread_id`` the link opens that thread; without it, the most recent of the
+    guest's threads. Nothing is sent to an address that has no guest conversation."""
+    from wagtail.models import Site
+
+    from ..emails import render_mail
+    from ..models import Participant
+
+    email = normalise_email(email)
+    threads = guest_threads(email)
+    thread = threads.filter(pk=thread_id).first() if thread_id else threads.first()
+    if thread is None:
+        return False
+    site = Site.objects.filter(pk=site_id).first() if site_id else thread.site
+    url = issue_link(email, thread=thread, site=site)
+    name = (
+        thread.participants.filter(kind=Participant.Kind.GUEST, email=email)
+        .values_list("name", flat=True)
+        .first()
+    )
+    message = render_mail(
+        "guest_link",
+        {
+            "url": url,
+            "thread": thread,
+            "name": name or "",
+            "other_threads": list(threads.exclude(pk=thread.pk)[:10]),
+            "site_name": site.site_name if site and site.site_name else "",
+            "max_age_days": get_setting("GUEST_LINK_MAX_AGE").days,
+        },
+        to=email,
+    )
+    message.send()
+    return True
+
+
+def claim_guest_threads(user, email):
+    """Turn the guest rows of ``email`` into ``user``'s rows (kind USER), once the user
+    has proven that address (a guest link in the same session, then log in or sign up).
+
+    Threads where the user already takes part keep the user's row; the guest row stays
+    as it was. Returns the number of threads joined."""
+    from django.db import transaction
+
+    from ..models import Participant
+    from .parties import user_display_name
+
+    email = normalise_email(email)
+    if not email or normalise_email(getattr(user, "email", "")) != email:
+        return 0
+    with transaction.atomic():
+        already = Participant.objects.filter(user=user).values("thread_id")
+        return (
+            Participant.objects.filter(kind=Participant.Kind.GUEST, email=email)
+            .exclude(thread_id__in=already)
+            .update(kind=Participant.Kind.USER, user=user, name=user_display_name(user))
+        )

@@ -1,0 +1,161 @@
+// wagtail-messenger: live thread page. Progressive enhancement of plain forms:
+// everything works without this file (form posts, "older messages" links).
+// Configuration comes from the json_script element "wm-thread-config" (no inline JS).
+
+const JSON_HEADERS = { Accept: "application/json", "X-Requested-With": "fetch" };
+
+function readConfig() {
+  const node = document.getElementById("wm-thread-config");
+  return node ? JSON.parse(node.textContent) : null;
+}
+
+function fragment(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html; // server-rendered, escaped by Django templates
+  return template.content;
+}
+
+function enhanceForms() {
+  // A double click posts once: the hidden key makes the server save one message, and
+  // the button stays disabled while the first submit is on its way.
+  for (const form of document.querySelectorAll("form[data-wm-form]")) {
+    form.addEventListener("submit", () => {
+      const button = form.querySelector("[data-wm-submit]");
+      if (button) window.setTimeout(() => { button.disabled = true; }, 0);
+    });
+  }
+}
+
+class LiveThread {
+  constructor(root, config) {
+    this.root = root;
+    this.config = config;
+    this.cursor = config.cursor || 0;
+    this.list = root.querySelector("[data-wm-messages]");
+    this.timer = null;
+    this.busy = false;
+  }
+
+  start() {
+    this.list.scrollIntoView({ block: "end" });
+    const older = this.root.querySelector("[data-wm-older]");
+    if (older) older.addEventListener("click", (event) => this.loadOlder(event, older));
+    const form = this.root.querySelector(".wm-reply form[data-wm-form]");
+    if (form) form.addEventListener("submit", (event) => this.send(event, form));
+    if (!this.config.live) return;
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.poll();
+    });
+    this.schedule();
+  }
+
+  schedule() {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.poll(), this.config.interval * 1000);
+  }
+
+  has(id) {
+    return Boolean(this.list.querySelector(`[data-id="${Number(id)}"]`));
+  }
+
+  append(messages) {
+    const empty = this.list.querySelector("[data-wm-empty]");
+    if (messages.length && empty) empty.remove();
+    for (const message of messages) {
+      if (this.has(message.id)) continue;
+      this.list.appendChild(fragment(message.html));
+      this.cursor = Math.max(this.cursor, message.id);
+    }
+  }
+
+  async poll() {
+    if (document.hidden || this.busy) {
+      this.schedule();
+      return;
+    }
+    this.busy = true;
+    try {
+      const url = `${this.config.pollUrl}?after=${encodeURIComponent(this.cursor)}`;
+      const response = await fetch(url, { headers: JSON_HEADERS, credentials: "same-origin" });
+      if (response.status === 200) {
+        const data = await response.json();
+        const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+        this.append(data.messages);
+        this.cursor = Math.max(this.cursor, data.cursor || 0);
+        if (atBottom && data.messages.length) this.list.lastElementChild.scrollIntoView({ block: "end" });
+      } else if (response.status === 404) {
+        return; // the thread is gone or no longer ours: stop polling
+      }
+    } catch (error) {
+      // Offline for a moment: try again at the next tick.
+    } finally {
+      this.busy = false;
+    }
+    this.schedule();
+  }
+
+  async loadOlder(event, link) {
+    event.preventDefault();
+    const url = `${this.config.olderUrl}?before=${encodeURIComponent(link.dataset.before)}`;
+    const response = await fetch(url, { headers: JSON_HEADERS, credentials: "same-origin" });
+    if (!response.ok) {
+      window.location.href = link.href;
+      return;
+    }
+    const data = await response.json();
+    const first = this.list.firstElementChild;
+    for (const message of data.messages) {
+      if (!this.has(message.id)) this.list.insertBefore(fragment(message.html), first);
+    }
+    if (data.has_older && data.oldest_id) {
+      link.dataset.before = data.oldest_id;
+      link.href = `?before=${data.oldest_id}`;
+    } else {
+      link.closest(".wm-older").remove();
+    }
+  }
+
+  showErrors(form, errors) {
+    const box = form.querySelector("[data-wm-errors]");
+    box.replaceChildren(...errors.map((text) => {
+      const p = document.createElement("p");
+      p.textContent = text;
+      return p;
+    }));
+    box.hidden = errors.length === 0;
+  }
+
+  async send(event, form) {
+    event.preventDefault();
+    const button = form.querySelector("[data-wm-submit]");
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: JSON_HEADERS,
+        credentials: "same-origin",
+      });
+      const data = await response.json();
+      if (data.ok) {
+        this.append(data.messages);
+        form.reset();
+        form.querySelector("input[name=key]").value = data.key;
+        this.showErrors(form, []);
+        this.list.lastElementChild.scrollIntoView({ block: "end" });
+      } else {
+        this.showErrors(form, data.errors || []);
+      }
+    } catch (error) {
+      form.submit(); // fall back to the plain post
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
+
+enhanceForms();
+const config = readConfig();
+const root = document.querySelector("[data-wm-thread]");
+if (config && root) new LiveThread(root, config).start();

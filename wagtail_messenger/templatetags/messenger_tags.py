@@ -1,0 +1,60 @@
+"""Template tags for themes.
+
+``{% load messenger_tags %}`` then:
+
+- ``{% messenger_button page %}``: the "Send message" button exactly here; the automatic
+  insertion stands down for that response.
+- ``{% messenger_unread_widget %}``: "Messages (3)" for the header, with a drop-down of
+  the latest threads loaded from the JSON endpoint.
+- ``{{ message.body|messenger_text }}``: plain text made safe: escaped, links made
+  clickable (``rel="nofollow noopener"``), line breaks kept.
+"""
+
+from django import template
+from django.utils.html import urlize
+from django.utils.safestring import mark_safe
+from django.utils.text import normalize_newlines
+
+from .. import injection
+from ..actors import Actor
+from ..services import listings
+from ..services.settings import for_site
+from ..views.account import badge
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def messenger_button(context, page=None):
+    request = context.get("request")
+    page = page or context.get("page")
+    injection.mark_placed(request)
+    if page is None:
+        return ""
+    conf = for_site(request=request) if request is not None else for_site(page.get_site())
+    if not listings.button_wanted(page, request, conf):
+        return ""
+    return injection.render_button(page)
+
+
+@register.inclusion_tag("wagtail_messenger/unread_widget.html", takes_context=True)
+def messenger_unread_widget(context):
+    """Server-rendered count for people who have conversations; ``unread.js`` keeps it
+    fresh and fills the drop-down. Nothing is shown to anonymous visitors."""
+    request = context.get("request")
+    actor = Actor.from_request(request) if request is not None else Actor()
+    if actor.is_anonymous:
+        return {"show": False}
+    from .. import selectors
+
+    total = selectors.unread_total(actor)
+    return {"show": True, "unread": total, "badge": badge(total), "request": request}
+
+
+@register.filter(is_safe=True, needs_autoescape=True)
+def messenger_text(value, autoescape=True):
+    text = normalize_newlines(str(value or ""))
+    html = urlize(text, trim_url_limit=60, nofollow=True, autoescape=True)
+    # Every character the sender typed is escaped by now, so this only meets our links.
+    html = html.replace(' rel="nofollow"', ' rel="nofollow noopener"')
+    return mark_safe(html.replace("\n", "<br>"))  # noqa: S308  escaped above

@@ -1,0 +1,62 @@
+"""The header widget's JSON: unread total and the latest threads."""
+
+from django.http import JsonResponse
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .. import selectors
+from ..actors import Actor
+from ..conf import get_setting
+from ..models import Message
+
+LATEST = 5
+
+
+def badge(count):
+    """What the badge shows: ``""`` for none, ``"99+"`` above 99."""
+    if not count:
+        return ""
+    return "99+" if count > 99 else str(count)
+
+
+def preview(message):
+    if message is None:
+        return ""
+    if message.state == Message.State.REMOVED:
+        return str(_("Message removed"))
+    if message.state == Message.State.HIDDEN:
+        return str(_("Hidden by moderators"))
+    return Truncator(" ".join(message.body.split())).chars(get_setting("PREVIEW_LENGTH"))
+
+
+def summary(actor, request=None):
+    """``{"unread", "badge", "threads": [...]}`` for ``actor`` (the widget and JSON)."""
+    if actor.is_anonymous:
+        return {"unread": 0, "badge": "", "threads": []}
+    total = selectors.unread_total(actor)
+    rows = list(selectors.inbox(actor)[:LATEST])
+    threads = []
+    for row in rows:
+        thread = row.thread
+        last = thread.last_message
+        others = [p.display_name for p in getattr(thread, "everyone", []) if p.pk != row.pk]
+        threads.append(
+            {
+                "id": thread.pk,
+                "title": str(thread.title),
+                "url": thread.get_absolute_url(),
+                "unread": row.unread_count,
+                "with": ", ".join(str(name) for name in others),
+                "preview": preview(last),
+                "last_message_at": row.last_message_at.isoformat(),
+            }
+        )
+    return {"unread": total, "badge": badge(total), "threads": threads}
+
+
+@never_cache
+@require_GET
+def unread(request):
+    return JsonResponse(summary(Actor.from_request(request), request))

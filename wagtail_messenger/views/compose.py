@@ -1,0 +1,129 @@
+"""Starting a conversation about a listing: the form behind the "Send message" button.
+
+Logged-in users write directly; visitors without an account give a name and an email
+address and receive a private link by email. Every refusal is shown in the page with the
+visitor's text kept; nothing here answers 500.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.models import Group
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from wagtail.models import Page
+
+from ..actors import Actor
+from ..exceptions import MessengerError
+from ..forms import ComposeForm
+from ..models import Participant
+from ..services import attachments, conversations, guests, listings, ratelimit
+from ..services.parties import Party
+from ..services.settings import for_site
+
+
+def visible_listing(request, page_id):
+    """The live listing page ``page_id`` if this visitor may view it, else 404: a
+    private or password-protected listing stays private here too."""
+    page = Page.objects.live().filter(pk=page_id).first()
+    if page is None:
+        raise Http404
+    page = page.specific
+    for restriction in page.get_view_restrictions():
+        if not restriction.accept_request(request):
+            raise Http404
+    if not listings.is_listing(page, request):
+        raise Http404
+    return page
+
+
+def guest_name(actor):
+    row = (
+        Participant.objects.filter(kind=Participant.Kind.GUEST, email=actor.guest_email)
+        .order_by("-pk")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return row or actor.guest_email
+
+
+@never_cache
+def compose(request, page_id):
+    page = visible_listing(request, page_id)
+    site = page.get_site()
+    conf = for_site(site=site)
+    actor = Actor.from_request(request)
+    recipient = listings.recipient_for(page, request, conf)
+    context = {"listing_page": page, "conf": conf, "recipient": recipient}
+
+    problem = None
+    if not conf.enabled:
+        problem = _("Messaging is turned off on this site.")
+    elif recipient is None:
+        problem = _("Nobody receives messages about this listing at the moment.")
+    elif not listings.accepts_contact(recipient):
+        problem = _("This person does not accept messages at the moment.")
+    elif actor.user is not None and not isinstance(recipient, Group) and recipient == actor.user:
+        problem = _("This is your own listing.")
+    elif actor.user is None and not conf.guests_may_write:
+        return redirect_to_login(request.get_full_path())
+    if problem:
+        return render(
+            request, "wagtail_messenger/problem.html", {**context, "problem": problem}, status=403
+        )
+
+    ask_identity = actor.user is None and not actor.is_guest
+    form_kwargs = {"conf": conf, "ask_identity": ask_identity}
+    if request.method != "POST":
+        form = ComposeForm(**form_kwargs)
+        return render(request, "wagtail_messenger/compose.html", {**context, "form": form})
+
+    form = ComposeForm(request.POST, request.FILES, **form_kwargs)
+    if form.is_valid():
+        data = form.cleaned_data
+        if actor.user is not None:
+            sender = Party.for_user(actor.user)
+        elif actor.is_guest:
+            sender = Party.guest(guest_name(actor), actor.guest_email)
+        else:
+            sender = Party.guest(data["name"], data["email"])
+        try:
+            if sender.user is None:
+                ratelimit.check_guest(
+                    conf, ip=ratelimit.client_ip(request), email=sender.email, new_thread=True
+                )
+            with attachments.stored_upload(data.get("attachment"), conf) as upload:
+                posted = conversations.start_thread(
+                    sender=sender,
+                    recipient=Party.for_recipient(recipient),
+                    body=data["body"],
+                    site=site,
+                    listing=page,
+                    idempotency_key=data["key"],
+                    upload=upload,
+                    conf=conf,
+                )
+        except MessengerError as error:
+            form.add_error(None, str(error))
+        else:
+            if ask_identity:
+                if posted.created:
+                    guests.send_link_on_commit(sender.email, thread=posted.thread, site=site)
+                return redirect("wagtail_messenger:compose_sent", page_id=page.pk)
+            messages.success(request, _("Your message was sent."))
+            return redirect(posted.thread.get_absolute_url())
+    return render(request, "wagtail_messenger/compose.html", {**context, "form": form})
+
+
+@never_cache
+def compose_sent(request, page_id):
+    """After a guest's first message: "check your email" (the address is not repeated,
+    so the page says nothing about whom it was sent to)."""
+    page = visible_listing(request, page_id)
+    return render(
+        request,
+        "wagtail_messenger/compose_sent.html",
+        {"listing_page": page, "request_link_url": reverse("wagtail_messenger:request_link")},
+    )

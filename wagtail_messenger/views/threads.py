@@ -1,0 +1,219 @@
+"""The thread page, its reply form, the live-update poll and "older messages".
+
+Visibility only through ``access.get_visible_thread`` (one rule for pages and JSON):
+unknown and foreign thread ids both answer 404.
+"""
+
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Exists, Max, OuterRef
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .. import selectors
+from ..actors import Actor
+from ..conf import get_setting
+from ..exceptions import MessengerError, NotAllowed
+from ..forms import ReplyForm, new_key
+from ..models import Message, Thread
+from ..services import access, attachments, conversations, participation, ratelimit
+from ..services.settings import for_site
+
+
+def wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def int_param(request, name):
+    try:
+        value = int(request.GET.get(name, ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def load_thread(request, thread_id):
+    actor = Actor.from_request(request)
+    try:
+        thread = access.get_visible_thread(actor, thread_id)
+    except NotAllowed:
+        raise Http404 from None
+    return actor, thread
+
+
+def render_messages(request, thread, participant, rows):
+    return [
+        {
+            "id": message.pk,
+            "html": render_to_string(
+                "wagtail_messenger/includes/message.html",
+                {"message": message, "participant": participant, "thread": thread},
+                request=request,
+            ),
+        }
+        for message in rows
+    ]
+
+
+def listing_link(request, thread):
+    """``(title, url)`` of the listing, from the live page or from the snapshot."""
+    if thread.listing_id and thread.listing is not None and thread.listing.live:
+        return thread.title, thread.listing.get_url(request)
+    return thread.listing_title, ""
+
+
+@never_cache
+def thread_view(request, thread_id):
+    actor = Actor.from_request(request)
+    if actor.is_anonymous:
+        return redirect_to_login(request.get_full_path())
+    actor, thread = load_thread(request, thread_id)
+    participant = access.get_participant(actor, thread)
+    conf = for_site(thread.site)
+    can_reply = participant is not None and thread.is_open and conf.enabled
+
+    form = None
+    if request.method == "POST":
+        if not can_reply:
+            problem = _("You cannot reply in this conversation.")
+            if wants_json(request):
+                return JsonResponse({"ok": False, "errors": [problem]}, status=403)
+            return render(
+                request, "wagtail_messenger/problem.html", {"problem": problem}, status=403
+            )
+        form = ReplyForm(request.POST, request.FILES, conf=conf)
+        result = post_reply(request, actor, thread, participant, conf, form)
+        if result is not None:
+            return result
+        if wants_json(request):
+            return JsonResponse({"ok": False, "errors": form_errors(form)}, status=400)
+
+    before = int_param(request, "before")
+    page = selectors.message_page(actor, thread, participant=participant, before_id=before)
+    if participant is not None and participant.unread_count and before is None:
+        participation.mark_read(actor, thread.pk)
+    title, url = listing_link(request, thread)
+    others = [p for p in thread.participants.all() if participant is None or p.pk != participant.pk]
+    context = {
+        "thread": thread,
+        "participant": participant,
+        "others": others,
+        "page": page,
+        "before": before,
+        "listing_title": title,
+        "listing_url": url,
+        "form": form if form is not None else (ReplyForm(conf=conf) if can_reply else None),
+        "can_reply": can_reply,
+        "live_config": {
+            "pollUrl": reverse("wagtail_messenger:poll", args=[thread.pk]),
+            "olderUrl": reverse("wagtail_messenger:older", args=[thread.pk]),
+            "cursor": page.newest_id or 0,
+            "interval": get_setting("POLL_INTERVAL"),
+            "live": before is None,
+        },
+    }
+    return render(request, "wagtail_messenger/thread.html", context)
+
+
+def form_errors(form):
+    return [str(e) for errors in form.errors.values() for e in errors]
+
+
+def post_reply(request, actor, thread, participant, conf, form):
+    """Post the reply; return the response on success, ``None`` to re-render the form
+    (with the error added and the visitor's text kept)."""
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    try:
+        if actor.is_guest:
+            ratelimit.check_guest(conf, ip=ratelimit.client_ip(request), email=actor.guest_email)
+        with attachments.stored_upload(data.get("attachment"), conf) as upload:
+            posted = conversations.post_message(
+                actor=actor,
+                thread=thread,
+                body=data["body"],
+                upload=upload,
+                idempotency_key=data["key"],
+                conf=conf,
+            )
+    except MessengerError as error:
+        form.add_error(None, str(error))
+        return None
+    message = posted.message
+    if wants_json(request):
+        message = Message.objects.select_related("sender", "attachment").get(pk=message.pk)
+        return JsonResponse(
+            {
+                "ok": True,
+                "messages": render_messages(request, thread, participant, [message]),
+                "key": new_key(),
+            }
+        )
+    return redirect(f"{thread.get_absolute_url()}#m{message.pk}")
+
+
+def poll_state(actor, thread_id, after):
+    """One query: ``None`` (not visible: 404), ``False`` (nothing new) or ``True``."""
+    try:
+        thread_id = int(thread_id)
+    except (TypeError, ValueError):
+        return None
+    newer = Message.objects.filter(thread_id=OuterRef("pk"), pk__gt=after)
+    return (
+        Thread.objects.visible_to(actor)
+        .filter(pk=thread_id)
+        .annotate(has_new=Exists(newer))
+        .values_list("has_new", flat=True)
+        .first()
+    )
+
+
+@never_cache
+@require_GET
+def poll(request, thread_id):
+    """New messages after the cursor ``?after=<message id>``. When nothing is new the
+    answer is ``204 No Content`` from a single indexed query."""
+    actor = Actor.from_request(request)
+    after = int_param(request, "after") or 0
+    state = poll_state(actor, thread_id, after) if not actor.is_anonymous else None
+    if state is None:
+        raise Http404
+    if not state:
+        return HttpResponse(status=204)
+    actor, thread = load_thread(request, thread_id)
+    participant = access.get_participant(actor, thread)
+    rows = selectors.messages_after(actor, thread, after, participant=participant)
+    if rows and rows[-1].pk and len(rows) >= 200:
+        cursor = rows[-1].pk
+    else:
+        cursor = Message.objects.filter(thread_id=thread.pk).aggregate(top=Max("pk"))["top"]
+    if participant is not None and any(m.sender_id != participant.pk for m in rows):
+        participation.mark_read(actor, thread.pk)
+    return JsonResponse(
+        {
+            "messages": render_messages(request, thread, participant, rows),
+            "cursor": max(cursor or 0, after),
+        }
+    )
+
+
+@never_cache
+@require_GET
+def older(request, thread_id):
+    """The page of messages before ``?before=<message id>`` (the "older messages" button)."""
+    actor, thread = load_thread(request, thread_id)
+    participant = access.get_participant(actor, thread)
+    before = int_param(request, "before")
+    page = selectors.message_page(actor, thread, participant=participant, before_id=before)
+    return JsonResponse(
+        {
+            "messages": render_messages(request, thread, participant, page.messages),
+            "has_older": page.has_older,
+            "oldest_id": page.oldest_id,
+        }
+    )
