@@ -192,3 +192,70 @@ def check_attachment_storage(app_configs, **kwargs):
             )
         ]
     return _attachment_storage_warnings(backend, alias)
+
+
+def _messenger_form_models():
+    from wagtail.models import get_page_models
+
+    from .contact_forms import MessengerFormMixin
+
+    return [model for model in get_page_models() if issubclass(model, MessengerFormMixin)]
+
+
+@register(Tags.models)
+def check_contact_form_mixin_order(app_configs, **kwargs):
+    """The mixin must come before ``AbstractEmailForm``, or it never runs."""
+    return contact_form_mixin_order_warnings(_messenger_form_models())
+
+
+def contact_form_mixin_order_warnings(models):
+    from wagtail.contrib.forms.models import EmailFormMixin
+
+    from .contact_forms import MessengerFormMixin
+
+    warnings = []
+    for model in models:
+        mro = model.__mro__
+        if EmailFormMixin not in mro or mro.index(MessengerFormMixin) > mro.index(EmailFormMixin):
+            warnings.append(
+                Warning(
+                    f"{model._meta.label} uses MessengerFormMixin after AbstractEmailForm "
+                    "(or without it), so its submissions are never delivered as messages.",
+                    hint=f"Write 'class {model.__name__}(MessengerFormMixin, AbstractEmailForm)'.",
+                    obj=model,
+                    id="wagtail_messenger.W021",
+                )
+            )
+    return warnings
+
+
+@register(Tags.database)
+def check_contact_form_recipients(app_configs, databases=None, **kwargs):
+    """Form pages whose ``to_address`` holds an invalid address (``manage.py check
+    --database default`` and ``migrate`` run database checks)."""
+    from django.db import DatabaseError
+
+    from .contact_forms import split_addresses
+
+    if not databases:
+        return []
+    warnings = []
+    for model in _messenger_form_models():
+        try:
+            pages = list(model.objects.exclude(to_address="").only("pk", "title", "to_address"))
+        except DatabaseError:  # not migrated yet
+            return []
+        for page in pages:
+            _valid, invalid = split_addresses(page.to_address)
+            if invalid:
+                warnings.append(
+                    Warning(
+                        f"Form page “{page.title}” (id {page.pk}) sends to invalid address(es) "
+                        f"{', '.join(invalid)}; they get no message, and when no address is "
+                        "valid its submissions are emailed instead.",
+                        hint="Correct the page's “to address” in the Wagtail admin.",
+                        obj=page,
+                        id="wagtail_messenger.W020",
+                    )
+                )
+    return warnings

@@ -3,7 +3,7 @@
 from django.urls import path  # noqa: F401
 
 from .views import attachments as attachment_views
-from .views import account, compose, guests, threads
+from .views import account, compose, guests, invitations, threads
 from .views import mute as mute_views
 
 app_name = "wagtail_messenger"
@@ -18,6 +18,8 @@ urlpatterns = [
     path("unread/", account.unread, name="unread"),
     path("link/", guests.request_link, name="request_link"),
     path("link/<str:token>/", guests.guest_link, name="guest_link"),
+    path("claim/", invitations.claim, name="claim"),
+    path("claim/<str:token>/", invitations.claim_link, name="claim_link"),
     path("mute/<str:token>/", mute_views.mute, name="mute"),
     path("attachments/<int:attachment_id>/", attachment_views.download, name="attachment"),
 ]

@@ -8,6 +8,8 @@ from wagtail.contrib.forms.models import AbstractEmailForm, AbstractFormField
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from wagtail_messenger.contact_forms import MessengerFormMixin
+
 
 class HomePage(Page):
     intro = RichTextField(blank=True)
@@ -50,7 +52,7 @@ class FormField(AbstractFormField):
     page = ParentalKey("ContactPage", on_delete=models.CASCADE, related_name="form_fields")
 
 
-class ContactPage(AbstractEmailForm):
+class ContactPage(MessengerFormMixin, AbstractEmailForm):
     intro = RichTextField(blank=True)
     thank_you_text = RichTextField(blank=True)
 

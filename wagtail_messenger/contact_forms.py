@@ -1,0 +1,261 @@
+"""Contact forms that deliver threaded messages instead of email.
+
+Add the mixin before ``AbstractEmailForm`` in an existing form page class::
+
+    class ContactPage(MessengerFormMixin, AbstractEmailForm):
+        ...
+
+Nothing else changes: the form, its ``FormSubmission`` storage and its landing page stay
+Wagtail's. While the site setting "Contact forms deliver messages instead of email" is
+off, the page emails exactly as Wagtail does. When it is on, each submission is stored
+first, then becomes a thread to every recipient of ``to_address`` (one thread each): the
+submitted fields are the first message, the sender is the logged-in user or a guest named
+by the form's fields, and the listing the form sits on or under is the thread's subject.
+Whatever cannot become a thread is emailed as before. See ``docs/contact-forms.md``.
+"""
+
+import datetime
+import logging
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.mail import send_mail as wagtail_send_mail
+
+from .actors import normalise_email
+from .exceptions import MessengerError
+from .models import Participant, Thread
+from .services import conversations, guests, invitations, listings
+from .services.parties import Party
+from .services.settings import for_site
+
+logger = logging.getLogger(__name__)
+
+
+def split_addresses(to_address):
+    """``(valid, invalid)`` addresses of a comma-separated ``to_address``, in order,
+    without repeats; valid ones are lower-cased."""
+    valid, invalid = [], []
+    for raw in (to_address or "").split(","):
+        address = raw.strip()
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            invalid.append(address)
+            continue
+        address = normalise_email(address)
+        if address not in valid:
+            valid.append(address)
+    return valid, invalid
+
+
+def display_value(value):
+    """A submitted value as Wagtail's notification email shows it."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime.datetime):
+        return date_format(value, "SHORT_DATETIME_FORMAT")
+    if isinstance(value, datetime.date):
+        return date_format(value, "SHORT_DATE_FORMAT")
+    return "" if value is None else str(value)
+
+
+class MessengerFormMixin:
+    """Put before ``AbstractEmailForm``. Override the ``get_messenger_*`` methods or set
+    the attributes below to adapt it to a form whose fields are named differently."""
+
+    #: ``clean_name`` of the field holding the sender's name (Wagtail derives it from the
+    #: label: "Name" -> ``name``, "Your name" -> ``your_name``).
+    messenger_name_field = "name"
+    #: ``clean_name`` of the field holding the sender's email; when absent or empty, the
+    #: first field of type "Email" is used.
+    messenger_email_field = "email"
+    #: Shown as the sender when a guest gives no name.
+    messenger_anonymous_name = _("Website visitor")
+
+    # -- Wagtail's entry points ------------------------------------------------------------
+
+    def process_form_submission(self, form):
+        conf = for_site(self.get_site())
+        if not (conf.enabled and conf.contact_forms_deliver_messages):
+            return super().process_form_submission(form)
+        # Wagtail stores the FormSubmission first (the whole chain runs, so other mixins
+        # keep working); send_mail() stands down meanwhile; then the threads are started.
+        self._messenger_delivering = True
+        try:
+            submission = super().process_form_submission(form)
+        finally:
+            self._messenger_delivering = False
+        self.deliver_as_messages(form, submission, conf)
+        return submission
+
+    def send_mail(self, form):
+        if getattr(self, "_messenger_delivering", False):
+            return None
+        return super().send_mail(form)
+
+    # -- overridable parts -----------------------------------------------------------------
+
+    def get_messenger_sender_email(self, form):
+        """The guest sender's email: the ``messenger_email_field``, else the first email
+        field with a value; ``""`` when there is none."""
+        data = form.cleaned_data
+        candidates = [self.messenger_email_field] + [
+            name
+            for name, field in form.fields.items()
+            if isinstance(field, forms.EmailField) and name != self.messenger_email_field
+        ]
+        for name in candidates:
+            value = str(data.get(name) or "").strip()
+            if not value:
+                continue
+            try:
+                validate_email(value)
+            except ValidationError:
+                continue
+            return normalise_email(value)
+        return ""
+
+    def get_messenger_sender_name(self, form):
+        value = form.cleaned_data.get(self.messenger_name_field)
+        name = " ".join(str(value or "").split())
+        return name or str(self.messenger_anonymous_name)
+
+    def get_messenger_sender(self, form):
+        """A :class:`Party`: the logged-in user, else a guest from the form's fields;
+        ``None`` when an anonymous visitor gave no usable email (they could never read an
+        answer, so the submission is emailed as before)."""
+        user = getattr(form, "user", None)
+        if user is not None and user.is_authenticated:
+            return Party.for_user(user)
+        email = self.get_messenger_sender_email(form)
+        if not email:
+            return None
+        return Party.guest(self.get_messenger_sender_name(form), email)
+
+    def get_messenger_listing(self):
+        """The listing this form is about: the page itself or its nearest ancestor that
+        is a listing; ``None`` otherwise."""
+        for page in [self, *self.get_ancestors().reverse()]:
+            if listings.is_listing(page):
+                return page.specific
+        return None
+
+    def get_messenger_recipients(self, listing=None):
+        """``(recipients, invalid)``: ``recipients`` is a list of ``(address, Party)``,
+        one per valid address of ``to_address`` (an account when one has the address, else
+        an invitee); with an empty ``to_address`` on a listing, the listing's seller
+        (address ``None``)."""
+        valid, invalid = split_addresses(self.to_address)
+        if not valid and not invalid and listing is not None:
+            party = listings.recipient_party(listing)
+            return ([(None, party)] if party is not None else []), []
+        recipients, seen = [], set()
+        for address in valid:
+            party = invitations.party_for_address(address)
+            key = ("user", party.user.pk) if party.user is not None else ("email", party.email)
+            if key not in seen:
+                seen.add(key)
+                recipients.append((address, party))
+        return recipients, invalid
+
+    def get_messenger_subject(self, form):
+        return self.subject or self.title
+
+    def render_messenger_message(self, form):
+        """The first message: one ``Label: value`` line per field, in form order (the
+        same text Wagtail's email has)."""
+        return self.render_email(form)
+
+    def get_messenger_data(self, form, submission):
+        fields = [
+            {"name": field.name, "label": str(field.label), "value": display_value(value)}
+            for field in form
+            if field.name in form.cleaned_data
+            for value in [form.cleaned_data[field.name]]
+        ]
+        return {"form_page": self.pk, "form_submission": submission.pk, "fields": fields}
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def deliver_as_messages(self, form, submission, conf):
+        """Start one thread per recipient; what cannot become a thread is emailed as
+        Wagtail would. The submission is already stored whatever happens here."""
+        site = self.get_site()
+        sender = self.get_messenger_sender(form)
+        if sender is None:
+            logger.info(
+                "Form page %s: submission %s has no sender email; emailed instead.",
+                self.pk,
+                submission.pk,
+            )
+            return self._email_fallback(form, None)
+        listing = self.get_messenger_listing()
+        recipients, invalid = self.get_messenger_recipients(listing)
+        for address in invalid:
+            logger.warning(
+                "Form page %s: recipient address %r is not valid; no thread for it.",
+                self.pk,
+                address,
+            )
+        if not recipients:
+            # An empty to_address off a listing: Wagtail would only store it, and so do we.
+            return self._email_fallback(form, None) if self.to_address else []
+        body = self.render_messenger_message(form)
+        data = self.get_messenger_data(form, submission)
+        failed, threads = [], []
+        for address, recipient in recipients:
+            try:
+                posted = conversations.start_thread(
+                    sender=sender,
+                    recipient=recipient,
+                    body=body,
+                    site=site,
+                    listing=listing,
+                    subject=self.get_messenger_subject(form),
+                    origin=Thread.Origin.CONTACT_FORM,
+                    data=data,
+                    conf=conf,
+                )
+            except MessengerError as error:
+                logger.warning(
+                    "Form page %s: no thread to %s (%s); emailed instead.",
+                    self.pk,
+                    address or recipient.describe(),
+                    error,
+                )
+                failed.append(address)
+            except Exception:
+                logger.exception(
+                    "Form page %s: starting a thread to %s failed; emailed instead.",
+                    self.pk,
+                    address or recipient.describe(),
+                )
+                failed.append(address)
+            else:
+                threads.append(posted.thread)
+        if threads and sender.kind == Participant.Kind.GUEST:
+            guests.send_link_on_commit(sender.email, thread=threads[0], site=site)
+        if len(failed) == len(recipients):
+            self._email_fallback(form, None)
+        elif failed:
+            self._email_fallback(form, [address for address in failed if address])
+        return threads
+
+    def _email_fallback(self, form, addresses):
+        """Email as Wagtail does: to ``to_address`` (``addresses=None``) or to some of
+        its addresses. With nobody to email, the stored submission is all there is."""
+        if addresses is None and self.to_address:
+            super().send_mail(form)
+        elif addresses:
+            wagtail_send_mail(self.subject, self.render_email(form), addresses, self.from_address)
+        else:
+            logger.error(
+                "Form page %s: a submission reached nobody; it is kept in the form's submissions.",
+                self.pk,
+            )
+        return []

@@ -1,0 +1,187 @@
+"""Recipients named by an email address: an account if there is one, else an invitation.
+
+Contact forms name their recipients by address. :func:`party_for_address` maps an address
+to the site user who owns it; an address with no account becomes an *invitee*
+participant, and :func:`send_invitations` emails it a link saying a message waits. The
+link is an :class:`~wagtail_messenger.models.AccessToken` (purpose ``INVITATION``):
+opening it proves the address, and :func:`claim` turns the invitee rows of that address
+into the rows of whoever is logged in. Until then nothing leaks: the email carries no
+message text unless the site's "message previews in emails" setting allows it.
+"""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from .. import emails
+from ..actors import normalise_email
+from ..conf import get_setting
+from ..models import AccessToken, Message, Participant
+from .parties import Party, user_display_name
+from .settings import for_site
+
+logger = logging.getLogger(__name__)
+
+Purpose = AccessToken.Purpose
+
+
+def user_for_address(email):
+    """The active user whose email is ``email`` (case-insensitive), or ``None``.
+
+    When several active accounts share the address, the one that logged in most recently
+    wins (accounts that never logged in come last), then the oldest account. Inactive
+    accounts are ignored: their owner cannot log in to read anything.
+    """
+    email = normalise_email(email)
+    if not email:
+        return None
+    User = get_user_model()
+    email_field = User.get_email_field_name()
+    users = User._default_manager.filter(**{f"{email_field}__iexact": email, "is_active": True})
+    return users.order_by(F("last_login").desc(nulls_last=True), "pk").first()
+
+
+def party_for_address(email):
+    """A :class:`Party` for a recipient named by address: the user, else an invitee."""
+    user = user_for_address(email)
+    return Party.for_user(user) if user is not None else Party.invitee(email)
+
+
+# -- invitations -------------------------------------------------------------------------
+
+
+def message_delivered(message):
+    """A message reached its thread (hook ``AFTER_MESSAGE_POSTED``, after commit): invite
+    the thread's invitees who have not been invited to it yet. One cheap query when the
+    thread has none."""
+    has_invitees = Participant.objects.filter(
+        thread_id=message.thread_id, kind=Participant.Kind.INVITEE
+    ).exists()
+    if has_invitees:
+        from ..tasks import send_invitations as task
+
+        task.enqueue(message.pk)
+
+
+def send_invitations(message_id):
+    """Email every invitee of the message's thread who has no invitation to it yet.
+
+    Idempotent: an invitation is recorded by its access token (one per address and
+    thread), so a retried task sends nothing twice. A failed send removes the token again
+    and re-raises, so the retry sends it."""
+    message = (
+        Message.objects.select_related("thread", "thread__site", "sender")
+        .filter(pk=message_id, state=Message.State.VISIBLE)
+        .first()
+    )
+    if message is None:
+        return 0
+    thread = message.thread
+    invitees = Participant.objects.filter(thread=thread, kind=Participant.Kind.INVITEE).live()
+    sent = 0
+    for invitee in invitees:
+        already = AccessToken.objects.filter(
+            purpose=Purpose.INVITATION, thread=thread, email=invitee.email
+        ).exists()
+        if already or not invitee.email:
+            continue
+        row, url = issue_invitation(invitee.email, thread=thread)
+        mail = render_invitation(invitee, message, url)
+        try:
+            mail.send()
+        except Exception:
+            row.delete()
+            logger.exception("Could not send the invitation for thread %s", thread.pk)
+            raise
+        sent += 1
+    return sent
+
+
+def issue_invitation(email, *, thread, site=None):
+    """Create an invitation token and return ``(row, absolute claim URL)``."""
+    row, raw = AccessToken.objects.issue(
+        email=normalise_email(email),
+        purpose=Purpose.INVITATION,
+        max_age=get_setting("INVITATION_MAX_AGE"),
+        thread=thread,
+    )
+    path = reverse("wagtail_messenger:claim_link", args=[raw])
+    return row, emails.absolute_url(path, site or thread.site)
+
+
+def render_invitation(invitee, message, url):
+    thread = message.thread
+    conf = for_site(thread.site)
+    site_name = (thread.site.site_name if thread.site else "") or emails.site_root_url(
+        thread.site
+    ).split("//")[-1]
+    preview = ""
+    if conf.email_previews:
+        limit = get_setting("PREVIEW_LENGTH")
+        preview = message.body if len(message.body) <= limit else message.body[:limit] + "…"
+    context = {
+        "site_name": site_name,
+        "thread": thread,
+        "listing_title": thread.listing_title if thread.listing_id else "",
+        "show_preview": conf.email_previews,
+        "sender_name": message.sender.name if conf.email_previews else "",
+        "preview": preview,
+        "claim_url": url,
+        "email": invitee.email,
+        "max_age_days": get_setting("INVITATION_MAX_AGE").days,
+    }
+    return emails.render_mail(
+        "invitation", context, to=invitee.email, headers={"Auto-Submitted": "auto-generated"}
+    )
+
+
+# -- claiming ----------------------------------------------------------------------------
+
+
+def redeem(raw):
+    """The valid invitation token for ``raw`` or :class:`InvalidLink`."""
+    from .guests import redeem as redeem_token
+
+    return redeem_token(raw, Purpose.INVITATION)
+
+
+def claim(user, email):
+    """Give ``user`` the threads waiting for ``email``: its invitee rows become the user's.
+
+    Proving the address is the act of opening the emailed link, so the account's own
+    email may differ. Where the user already takes part in a thread, the invitee row is
+    folded into theirs (unread counts add up). The address's other invitation links stop
+    working: the threads they led to are claimed. Returns the claimed thread ids.
+    """
+    email = normalise_email(email)
+    party = Party.for_user(user)
+    with transaction.atomic():
+        rows = list(
+            Participant.objects.select_for_update()
+            .filter(kind=Participant.Kind.INVITEE, email=email)
+            .order_by("pk")
+        )
+        thread_ids = []
+        for row in rows:
+            mine = Participant.objects.filter(thread_id=row.thread_id, user=user).first()
+            if mine is not None:
+                Participant.objects.filter(pk=mine.pk).update(
+                    unread_count=F("unread_count") + row.unread_count
+                )
+                if not row.sent_messages.exists():
+                    row.delete()
+            else:
+                row.kind = Participant.Kind.USER
+                row.user = user
+                row.name = user_display_name(user)
+                row.email = party.email
+                row.save(update_fields=["kind", "user", "name", "email"])
+            thread_ids.append(row.thread_id)
+        AccessToken.objects.filter(
+            purpose=Purpose.INVITATION, email=email, expires_at__gt=timezone.now()
+        ).update(expires_at=timezone.now())
+    return thread_ids
