@@ -151,11 +151,11 @@ def clean_name(name):
     # Cc: control characters; Cf: format characters (RTL override, zero-width...).
     name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co"})
     name = _UNSAFE_NAME_CHARS.sub("_", name)
-    name = " ".join(name.split()).strip(" .")
+    name = " ".join(name.split())
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
-    ext = ext[:10]
+    ext = ext.strip(" .")[:10]
     room = MAX_NAME_LENGTH - (len(ext) + 1 if ext else 0)
     stem = stem[:room].strip(" .") or _("attachment")
     return f"{stem}.{ext}" if ext else stem
