@@ -3,7 +3,17 @@
 from django.contrib.auth.models import Permission
 from wagtail import hooks
 
-from . import injection
+from . import injection, moderation_admin, viewsets
+
+# Moderation: permission policies first (before Wagtail creates fallbacks), then the
+# "Messenger" admin menu (threads, review queue, site-wide blocks), bulk actions on
+# threads, the dashboard summary and the audit log actions.
+viewsets.register_policies()
+hooks.register("register_admin_viewset", viewsets.MessengerViewSetGroup)
+for _bulk_action in moderation_admin.BULK_ACTIONS:
+    hooks.register("register_bulk_action", _bulk_action)
+hooks.register("construct_homepage_summary_items", moderation_admin.add_summary_items)
+hooks.register("register_log_actions", moderation_admin.register_log_actions)
 
 
 @hooks.register("register_permissions")

@@ -194,13 +194,23 @@ class MessengerSettings(BaseSiteSetting):
                 [
                     FieldPanel("attachments_enabled"),
                     FieldPanel("allowed_extensions"),
-                    FieldPanel("max_attachment_mb"),
+                    FieldPanel(
+                        "max_attachment_mb",
+                        help_text=_("Larger files are refused with a message. From 1 to 100."),
+                    ),
                 ],
                 heading=_("Attachments"),
             ),
             ObjectList(
                 [
-                    FieldPanel("spam_filter_enabled"),
+                    FieldPanel(
+                        "spam_filter_enabled",
+                        help_text=_(
+                            "Scores each message (links, blocked words, the same text sent "
+                            "to many people, bursts from new guests); high scores wait for "
+                            "a moderator in the review queue."
+                        ),
+                    ),
                     FieldPanel("spam_threshold"),
                     FieldPanel("blocked_words"),
                     FieldPanel("contact_details"),

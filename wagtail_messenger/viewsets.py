@@ -1,0 +1,626 @@
+"""The moderation panel in the Wagtail admin, built with Wagtail's own viewsets.
+
+- **Threads**: every thread, searchable (people, emails, listing, message text),
+  filterable, exportable to CSV/XLSX, with bulk actions (mark spam, close, delete) and an
+  inspect view that shows the thread as its participants see it, with the moderation
+  actions.
+- **Review queue**: messages held as spam and messages with an open report; its menu
+  label shows how many wait.
+- **Site-wide blocks**: the senders moderators blocked, and lifting a block.
+
+Everything needs the ``wagtail_messenger.moderate_thread`` permission (a "Moderators"
+group with it and "Can access Wagtail admin" is enough); editors without it see none of
+it. All writes go through :mod:`wagtail_messenger.services.moderation`.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views import View
+from django_filters import BooleanFilter, ChoiceFilter, DateFromToRangeFilter, ModelChoiceFilter
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColumn, StatusTagColumn
+from wagtail.admin.views import generic
+from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
+from wagtail.admin.widgets import HeaderButton
+from wagtail.models import Page, Site
+from wagtail.permission_policies.base import BasePermissionPolicy
+
+from .exceptions import MessengerError
+from .models import Attachment, Ban, Message, Participant, Report, Thread
+from .services import moderation
+
+try:  # Wagtail 8: policies live in a registry; 7.4 takes them from the viewset.
+    from wagtail.permissions import register_permission_policy
+except ImportError:  # pragma: no cover (Wagtail < 8)
+    register_permission_policy = None
+
+
+class ModerationPermissionPolicy(BasePermissionPolicy):
+    """Moderators (``moderate_thread``) may view and delete; nobody adds or edits through
+    the admin forms: threads and messages are written by the service layer only."""
+
+    allowed_actions = {"view", "delete", "moderate"}
+
+    def user_has_permission(self, user, action):
+        return action in self.allowed_actions and moderation.is_moderator(user)
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def users_with_any_permission(self, actions):
+        User = get_user_model()
+        if not set(actions) & self.allowed_actions:
+            return User.objects.none()
+        perm = Permission.objects.filter(
+            content_type__app_label="wagtail_messenger", codename="moderate_thread"
+        )
+        return User.objects.filter(is_active=True).filter(
+            Q(is_superuser=True)
+            | Q(pk__in=User.objects.filter(user_permissions__in=perm).values("pk"))
+            | Q(pk__in=User.objects.filter(groups__permissions__in=perm).values("pk"))
+        )
+
+    def users_with_permission(self, action):
+        return self.users_with_any_permission([action])
+
+
+POLICIES = {model: ModerationPermissionPolicy(model) for model in (Thread, Message, Ban)}
+
+
+def register_policies():
+    """Called at the top of ``wagtail_hooks.py`` (before Wagtail builds fallbacks)."""
+    if register_permission_policy is not None:
+        for model, policy in POLICIES.items():
+            register_permission_policy(model, policy, exact_class=True)
+
+
+def _redirect_back(request, default):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(default)
+
+
+# -- threads -----------------------------------------------------------------------------
+
+
+def listing_choices(request):
+    return Page.objects.filter(
+        pk__in=Thread.objects.filter(listing__isnull=False).values("listing_id")
+    ).order_by("title")
+
+
+class ThreadFilterSet(WagtailFilterSet):
+    site = ModelChoiceFilter(label=_("Site"), queryset=Site.objects.all())
+    status = ChoiceFilter(label=_("Status"), choices=Thread.Status.choices)
+    reported = BooleanFilter(label=_("Reported"), field_name="is_reported")
+    held = BooleanFilter(label=_("Held as spam"), field_name="has_held")
+    has_attachments = BooleanFilter(label=_("Has attachments"), field_name="has_attachments")
+    last_message_at = DateFromToRangeFilter(label=_("Last message"), widget=DateRangePickerWidget)
+    listing = ModelChoiceFilter(label=_("Listing"), queryset=listing_choices)
+
+    class Meta:
+        model = Thread
+        fields = []
+
+
+def annotate_threads(queryset):
+    messages_in = Message.objects.filter(thread=OuterRef("pk"))
+    return queryset.annotate(
+        is_reported=Exists(
+            Report.objects.filter(message__thread=OuterRef("pk"), status=Report.Status.OPEN)
+        ),
+        has_held=Exists(messages_in.filter(state=Message.State.HELD, moderated_at__isnull=True)),
+        has_attachments=Exists(Attachment.objects.filter(message__thread=OuterRef("pk"))),
+    )
+
+
+def people(thread):
+    return ", ".join(
+        f"{p.display_name} <{p.email}>" if p.email else str(p.display_name)
+        for p in thread.participants.all()
+    )
+
+
+people.short_description = _("People")
+
+
+def attention(thread):
+    notes = []
+    if getattr(thread, "is_reported", False):
+        notes.append(str(_("reported")))
+    if getattr(thread, "has_held", False):
+        notes.append(str(_("held")))
+    return ", ".join(notes)
+
+
+attention.short_description = _("Waiting for review")
+
+
+class ThreadIndexView(generic.IndexView):
+    any_permission_required = ["view"]
+    template_name = "wagtail_messenger/admin/thread_index.html"
+    search_fields = ["listing_title", "subject"]
+    search_backend_name = None
+    default_ordering = "-last_message_at"
+    # CSV values that start like a formula are prefixed so spreadsheets show them as text.
+    FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+    def get_base_queryset(self):
+        return annotate_threads(
+            Thread.objects.select_related("site", "listing").prefetch_related(
+                Prefetch("participants", queryset=Participant.objects.order_by("pk"))
+            )
+        )
+
+    def search_queryset(self, queryset):
+        if not self.is_searching:
+            return queryset
+        term = self.search_query
+        people_match = Participant.objects.filter(thread=OuterRef("pk")).filter(
+            Q(name__icontains=term)
+            | Q(email__icontains=term)
+            | Q(user__username__icontains=term)
+            | Q(user__email__icontains=term)
+        )
+        text_match = Message.objects.filter(thread=OuterRef("pk"), body__icontains=term)
+        return queryset.filter(
+            Q(listing_title__icontains=term)
+            | Q(subject__icontains=term)
+            | Exists(people_match)
+            | Exists(text_match)
+        )
+
+    @cached_property
+    def columns(self):
+        return [
+            BulkActionsCheckboxColumn("bulk_actions", obj_type="thread"),
+            *super().columns,
+        ]
+
+    def _get_title_column(self, field_name, column_class=None, **kwargs):
+        from wagtail.admin.ui.tables import TitleColumn
+
+        return super()._get_title_column(
+            field_name,
+            column_class or TitleColumn,
+            get_title_id=lambda thread: f"thread_{thread.pk}_title",
+            **kwargs,
+        )
+
+    def to_row_dict(self, thread):
+        row = {}
+        for field in self.list_export:
+            if field == "participants":
+                value = people(thread)
+            elif field == "status":
+                value = thread.get_status_display()
+            else:
+                value = getattr(thread, field)
+            row[field] = "" if value is None else value
+        return row
+
+    def write_csv_row(self, writer, row_dict):
+        safe = {}
+        for key, value in row_dict.items():
+            value = self.preprocess_field_value(key, value, self.FORMAT_CSV)
+            if isinstance(value, str) and value.startswith(self.FORMULA_START):
+                value = "'" + value
+            safe[key] = value
+        return writer.writerow(safe)
+
+
+class ThreadInspectView(generic.InspectView):
+    any_permission_required = ["view"]
+    template_name = "wagtail_messenger/admin/thread_inspect.html"
+
+    def get_object(self, queryset=None):
+        return get_object_or_404(
+            Thread.objects.select_related("site", "listing"), pk=self.kwargs["pk"]
+        )
+
+    def get_page_subtitle(self):
+        return str(self.object)
+
+    def get_fields(self):
+        return []
+
+    @cached_property
+    def header_more_buttons(self):
+        buttons = []
+        if self.history_url_name:
+            buttons.append(
+                HeaderButton(
+                    _("History"),
+                    url=reverse(self.history_url_name, args=[self.object.pk]),
+                    icon_name="history",
+                )
+            )
+        return buttons + list(super().header_more_buttons)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        thread = self.object
+        participants = list(thread.participants.select_related("user").order_by("pk"))
+        banned_users = set(
+            Ban.objects.filter(
+                user_id__in=[p.user_id for p in participants if p.user_id]
+            ).values_list("user_id", flat=True)
+        )
+        banned_emails = {
+            e.lower()
+            for e in Ban.objects.filter(
+                user__isnull=True, email__in=[p.email for p in participants if p.email]
+            ).values_list("email", flat=True)
+        }
+        for p in participants:
+            p.is_banned = (p.user_id in banned_users) or (
+                p.user_id is None and p.email.lower() in banned_emails
+            )
+        open_reports = Report.objects.filter(status=Report.Status.OPEN).select_related("reporter")
+        thread_messages = list(
+            thread.messages.select_related("sender", "attachment", "moderated_by")
+            .prefetch_related(Prefetch("reports", queryset=open_reports, to_attr="open_reports"))
+            .order_by("pk")
+        )
+        context.update(
+            thread=thread,
+            participants=participants,
+            thread_messages=thread_messages,
+            action_url=reverse(self.action_url_name, args=[thread.pk]),
+            delete_url=self.get_delete_url(),
+            State=Message.State,
+            Status=Thread.Status,
+        )
+        return context
+
+    action_url_name = None
+    history_url_name = None
+
+
+class ThreadActionView(View):
+    """POST-only: one moderation action on a thread, a message in it or a participant."""
+
+    http_method_names = ["post"]
+    inspect_url_name = None
+
+    ACTIONS = {
+        "close": lambda user, thread, post: moderation.close_thread(user, thread.pk),
+        "reopen": lambda user, thread, post: moderation.reopen_thread(user, thread.pk),
+        "spam": lambda user, thread, post: moderation.mark_thread_spam(user, thread.pk),
+        "not_spam": lambda user, thread, post: moderation.mark_thread_not_spam(user, thread.pk),
+        "hide": lambda user, thread, post: moderation.hide_message(
+            user, _in_thread(thread, post.get("message")), post.get("reason", "")
+        ),
+        "unhide": lambda user, thread, post: moderation.unhide_message(
+            user, _in_thread(thread, post.get("message"))
+        ),
+        "release": lambda user, thread, post: moderation.release_message(
+            user, _in_thread(thread, post.get("message"))
+        ),
+        "reject": lambda user, thread, post: moderation.reject_message(
+            user, _in_thread(thread, post.get("message"))
+        ),
+        "dismiss": lambda user, thread, post: moderation.dismiss_reports(
+            user, _in_thread(thread, post.get("message"))
+        ),
+        "ban": lambda user, thread, post: moderation.ban_sender(
+            user, _participant_in(thread, post.get("participant")), post.get("reason", "")
+        ),
+    }
+    DONE = {
+        "close": _("The conversation was closed."),
+        "reopen": _("The conversation was opened again."),
+        "spam": _("Marked as spam."),
+        "not_spam": _("Marked as not spam; held messages were delivered."),
+        "hide": _("The message was hidden."),
+        "unhide": _("The message is visible again."),
+        "release": _("The message was delivered."),
+        "reject": _("The message stays held as spam."),
+        "dismiss": _("The reports were dismissed."),
+        "ban": _("The sender is blocked site-wide."),
+    }
+
+    def dispatch(self, request, *args, **kwargs):
+        if not moderation.is_moderator(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, pk):
+        thread = get_object_or_404(Thread, pk=pk)
+        action = request.POST.get("action", "")
+        back = reverse(self.inspect_url_name, args=[thread.pk])
+        if action not in self.ACTIONS:
+            messages.error(request, _("Unknown action."))
+            return _redirect_back(request, back)
+        try:
+            self.ACTIONS[action](request.user, thread, request.POST)
+        except MessengerError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, self.DONE[action])
+        return _redirect_back(request, back)
+
+
+def _in_thread(thread, message_id):
+    """A message id from the form, only if it belongs to this thread."""
+    try:
+        return Message.objects.only("pk").get(pk=int(message_id), thread=thread).pk
+    except (TypeError, ValueError, Message.DoesNotExist):
+        raise MessengerErrorNotFound() from None
+
+
+def _participant_in(thread, participant_id):
+    try:
+        return Participant.objects.only("pk").get(pk=int(participant_id), thread=thread).pk
+    except (TypeError, ValueError, Participant.DoesNotExist):
+        raise MessengerErrorNotFound() from None
+
+
+class MessengerErrorNotFound(MessengerError):
+    default_message = _("That is not part of this conversation.")
+
+
+class ThreadDeleteView(generic.DeleteView):
+    def delete_action(self):
+        moderation.delete_threads(self.request.user, [self.object.pk])
+
+
+class ModerationViewSetMixin:
+    add_to_reference_index = False
+    copy_view_enabled = False
+    form_fields = []
+
+    if register_permission_policy is None:  # pragma: no cover (Wagtail < 8)
+
+        @cached_property
+        def permission_policy(self):
+            return POLICIES[self.model]
+
+    def get_permissions_to_register(self):
+        # ``moderate_thread`` is registered once, in wagtail_hooks.py.
+        return Permission.objects.none()
+
+    @cached_property
+    def menu_item_class(self):
+        def is_shown(item, request):
+            return moderation.is_moderator(request.user)
+
+        return type(f"{self.model.__name__}MenuItem", (MenuItem,), {"is_shown": is_shown})
+
+    #: URL names the viewset keeps from ModelViewSet's (no add/edit forms).
+    keep_urls = {"index", "index_results", "delete"}
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        for name in ("add", "edit", "copy", "usage", "history", "inspect", "delete"):
+            if name not in self.keep_urls:
+                view_kwargs[f"{name}_url_name"] = None
+        return view_kwargs
+
+    def get_urlpatterns(self):
+        return [p for p in super().get_urlpatterns() if p.name in self.keep_urls]
+
+
+class ThreadViewSet(ModerationViewSetMixin, ModelViewSet):
+    model = Thread
+    name = "messenger_threads"
+    url_prefix = "messenger/threads"
+    icon = "mail"
+    menu_label = _("Threads")
+    index_view_class = ThreadIndexView
+    inspect_view_class = ThreadInspectView
+    delete_view_class = ThreadDeleteView
+    inspect_view_enabled = True
+    keep_urls = {"index", "index_results", "delete", "inspect", "history", "history_results"}
+    list_per_page = 50
+    list_display = [
+        "title",
+        Column("people", label=_("People"), accessor=people),
+        StatusTagColumn(
+            "status",
+            label=_("Status"),
+            accessor="get_status_display",
+            sort_key="status",
+            primary=lambda thread: thread.status == Thread.Status.OPEN,
+        ),
+        Column("message_count", label=_("Messages"), sort_key="message_count"),
+        Column("attention", label=_("Waiting for review"), accessor=attention),
+        DateColumn("last_message_at", label=_("Last message"), sort_key="last_message_at"),
+    ]
+    filterset_class = ThreadFilterSet
+    list_export = [
+        "id",
+        "title",
+        "site",
+        "status",
+        "participants",
+        "message_count",
+        "created_at",
+        "last_message_at",
+        "listing_url",
+        "is_reported",
+        "has_held",
+    ]
+    export_headings = {
+        "id": _("ID"),
+        "title": _("Title"),
+        "participants": _("People"),
+        "is_reported": _("Reported"),
+        "has_held": _("Held as spam"),
+    }
+    export_filename = "messenger-threads"
+
+    def get_inspect_view_kwargs(self, **kwargs):
+        return super().get_inspect_view_kwargs(
+            action_url_name=self.get_url_name("action"),
+            history_url_name=self.get_url_name("history"),
+            **kwargs,
+        )
+
+    @property
+    def action_view(self):
+        return ThreadActionView.as_view(inspect_url_name=self.get_url_name("inspect"))
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("action/<int:pk>/", self.action_view, name="action"),
+        ]
+
+
+# -- the review queue --------------------------------------------------------------------
+
+
+def why_waiting(message):
+    reasons = []
+    if message.state == Message.State.HELD and message.moderated_at is None:
+        reasons.append(
+            _("held (score %(score)s): %(why)s")
+            % {
+                "score": f"{message.spam_score or 0:g}",
+                "why": ", ".join(message.spam_reasons or []) or "-",
+            }
+        )
+    reports = getattr(message, "open_reports", [])
+    if reports:
+        text = ngettext("%(count)d report", "%(count)d reports", len(reports)) % {
+            "count": len(reports)
+        }
+        details = "; ".join(r.reason for r in reports if r.reason)
+        reasons.append(f"{text}: {details}" if details else text)
+    return " / ".join(str(r) for r in reasons)
+
+
+class QueueIndexView(generic.IndexView):
+    any_permission_required = ["view"]
+    page_title = _("Review queue")
+    thread_inspect_url_name = None
+    default_ordering = "created_at"
+
+    def get_base_queryset(self):
+        open_reports = Report.objects.filter(status=Report.Status.OPEN).order_by("pk")
+        return (
+            moderation.waiting_messages()
+            .select_related("thread", "sender")
+            .prefetch_related(Prefetch("reports", queryset=open_reports, to_attr="open_reports"))
+        )
+
+    @cached_property
+    def columns(self):
+        from wagtail.admin.ui.tables import TitleColumn
+
+        def url(message):
+            base = reverse(self.thread_inspect_url_name, args=[message.thread_id])
+            return f"{base}#message-{message.pk}"
+
+        return [
+            TitleColumn(
+                "body",
+                label=_("Message"),
+                accessor=lambda m: m.body[:120],
+                get_url=url,
+            ),
+            Column("thread", label=_("Conversation"), accessor="thread"),
+            Column("sender", label=_("From"), accessor=lambda m: m.sender.display_name),
+            Column("why", label=_("Why"), accessor=why_waiting),
+            DateColumn("created_at", label=_("Sent"), sort_key="created_at"),
+        ]
+
+    def get_page_title(self):
+        return self.page_title
+
+
+class QueueViewSet(ModerationViewSetMixin, ModelViewSet):
+    model = Message
+    name = "messenger_queue"
+    url_prefix = "messenger/queue"
+    icon = "warning"
+    menu_label = _("Review queue")
+    index_view_class = QueueIndexView
+    keep_urls = {"index", "index_results"}
+
+    def get_index_view_kwargs(self, **kwargs):
+        return super().get_index_view_kwargs(
+            thread_inspect_url_name="messenger_threads:inspect", **kwargs
+        )
+
+    @cached_property
+    def menu_item_class(self):
+        class QueueMenuItem(MenuItem):
+            def is_shown(self, request):
+                return moderation.is_moderator(request.user)
+
+            def render_component(self, request):
+                count = moderation.waiting_count()
+                base = self.label
+                if count:
+                    self.label = _("%(label)s (%(count)d)") % {"label": base, "count": count}
+                try:
+                    return super().render_component(request)
+                finally:
+                    self.label = base
+
+        return QueueMenuItem
+
+
+# -- site-wide blocks --------------------------------------------------------------------
+
+
+class BanIndexView(generic.IndexView):
+    any_permission_required = ["view"]
+    default_ordering = "-created_at"
+
+    def get_base_queryset(self):
+        return Ban.objects.select_related("user", "created_by")
+
+
+class BanDeleteView(generic.DeleteView):
+    page_title = _("Lift the site-wide block")
+    success_message = _("The block on '%(object)s' was lifted.")
+
+    @property
+    def confirmation_message(self):
+        return _("Lift the site-wide block on %(who)s? What they send will be delivered again.") % {
+            "who": self.object
+        }
+
+    def delete_action(self):
+        moderation.unban(self.request.user, self.object.pk)
+
+
+class BanViewSet(ModerationViewSetMixin, ModelViewSet):
+    model = Ban
+    name = "messenger_bans"
+    url_prefix = "messenger/blocks"
+    icon = "lock"
+    menu_label = _("Site-wide blocks")
+    index_view_class = BanIndexView
+    delete_view_class = BanDeleteView
+    list_display = [
+        "__str__",
+        "reason",
+        Column("created_by", label=_("Blocked by"), accessor="created_by"),
+        DateColumn("created_at", label=_("Blocked"), sort_key="created_at"),
+    ]
+
+
+class MessengerViewSetGroup(ModelViewSetGroup):
+    menu_label = _("Messenger")
+    menu_icon = "mail"
+    menu_name = "messenger"
+    menu_order = 250
+    items = (ThreadViewSet, QueueViewSet, BanViewSet)
