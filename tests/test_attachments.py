@@ -622,3 +622,42 @@ def test_check_w017_storage_cannot_be_created(settings):
     [(check_id, message)] = check_ids(settings)
     assert check_id == "wagtail_messenger.W017"
     assert message.startswith("The attachment storage STORAGES['wagtail_messenger'] cannot")
+
+
+# -- through the thread page's reply form -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_reply_with_a_file_then_download_from_the_thread_page(client, posted, buyer, seller):
+    thread_url = reverse("wagtail_messenger:thread", args=[posted.thread.pk])
+    client.force_login(seller)
+    response = client.post(
+        thread_url,
+        {"body": "Here is the invoice", "attachment": upload("invoice.pdf", pdf_bytes("2"))},
+    )
+    assert response.status_code == 302
+    reply = Message.objects.latest("pk")
+    assert reply.body == "Here is the invoice"
+    assert reply.attachment.content_type == "application/pdf"
+    client.force_login(buyer)
+    page = client.get(thread_url).content.decode()
+    link = reverse("wagtail_messenger:attachment", args=[reply.attachment.pk])
+    assert f'href="{link}"' in page
+    download = client.get(link)
+    assert b"".join(download.streaming_content) == pdf_bytes("2")
+
+
+@pytest.mark.django_db
+def test_refused_file_keeps_the_text_and_says_why(client, posted, seller, private_folder):
+    before = stored_files()
+    client.force_login(seller)
+    response = client.post(
+        reverse("wagtail_messenger:thread", args=[posted.thread.pk]),
+        {"body": "Invoice attached", "attachment": upload("invoice.pdf", b"<html>x</html>")},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"The file contains web page or script code. {ACCEPTED}" in page
+    assert "Invoice attached</textarea>" in page
+    assert Message.objects.count() == 1
+    assert stored_files() == before

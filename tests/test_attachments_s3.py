@@ -198,3 +198,20 @@ def test_s3_down_or_slow_fails_in_bounded_time_and_writes_nothing(
     assert not Message.objects.exists()
     assert not Attachment.objects.exists()
     assert bucket_keys(client, bucket) == []
+
+
+def test_reply_form_with_s3_down_keeps_the_text(s3, posted, client, seller, settings):
+    client_, bucket = s3
+    settings.WAGTAILMESSENGER_STORAGE_TIMEOUT = 3
+    use_s3(settings, endpoint_url=f"http://127.0.0.1:{free_port()}")
+    client.force_login(seller)
+    response = client.post(
+        reverse("wagtail_messenger:thread", args=[posted.thread.pk]),
+        {"body": "Invoice attached", "attachment": upload("invoice.pdf", pdf_bytes())},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The file could not be stored right now. Your message was not sent" in page
+    assert "Invoice attached</textarea>" in page
+    assert Message.objects.count() == 1
+    assert bucket_keys(client_, bucket) == [posted.message.attachment.file.name]
