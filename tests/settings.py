@@ -5,7 +5,7 @@ import os
 import tempfile
 
 from sandbox.settings import *  # noqa: F403
-from sandbox.settings import STORAGES, database_from_env
+from sandbox.settings import INSTALLED_APPS, STORAGES, database_from_env
 
 DEBUG = False
 SECRET_KEY = "tests-only"  # noqa: S105
@@ -17,6 +17,8 @@ if "DATABASE_URL" not in os.environ:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# The database queue and its worker, for the test that runs `db_worker` end to end.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 ALLOWED_HOSTS = ["*"]
 

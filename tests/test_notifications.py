@@ -341,9 +341,7 @@ def test_headers_offer_one_click_unsubscribe(send, start, buyer, seller, listing
     assert resolve(urlsplit(url.strip("<>")).path).url_name == "mute"
 
 
-def test_header_injection_in_names_and_subjects_stays_on_one_line(
-    send, start, seller, mailoutbox
-):
+def test_header_injection_in_names_and_subjects_stays_on_one_line(send, start, seller, mailoutbox):
     guest = Party.guest("Eve\r\nBcc: victim@example.com", "eve@example.com")
     send(start, guest, seller, subject="Hi\r\nX-Injected: yes\nReply-To: evil@example.com")
     email = mailoutbox[0]
