@@ -133,6 +133,25 @@ class Command(BaseCommand):
                     field_type=field_type,
                     required=True,
                 )
+        bike = listings[0]
+        if not ContactPage.objects.child_of(bike).exists():
+            # A form under a listing with no "to address": with "Contact forms deliver
+            # messages" on, it reaches the listing's seller, about that listing.
+            ask = bike.add_child(
+                instance=ContactPage(
+                    title="Ask the seller",
+                    slug="ask",
+                    intro="<p>A question about this bike? Ask the seller.</p>",
+                    thank_you_text="<p>Thanks, the seller will answer you.</p>",
+                    subject="Question about the bike",
+                )
+            )
+            for order, (label, field_type) in enumerate(
+                [("Name", "singleline"), ("Email", "email"), ("Message", "multiline")]
+            ):
+                FormField.objects.create(
+                    page=ask, sort_order=order, label=label, field_type=field_type, required=True
+                )
         return home, listings
 
     def create_threads(self, users, home, listings):
