@@ -73,8 +73,11 @@ def _recount_unread(actor, target, *, blocked):
         changes = {"unread_count": unread.count(), "peer_blocked": blocked}
         if not blocked:
             # What arrived meanwhile shows: the thread takes its place by its latest
-            # message again (delivery leaves a blocker's row where it was).
+            # message again, back in the inbox if something new is there (delivery
+            # leaves a blocker's row where it was).
             changes["last_message_at"] = mine.thread.last_message_at
+            if changes["unread_count"] and mine.folder == Participant.Folder.ARCHIVE:
+                changes["folder"] = Participant.Folder.INBOX
         Participant.objects.filter(pk=mine.pk).update(**changes)
 
 
