@@ -426,3 +426,15 @@ def test_check_w021_catches_the_mixin_placed_after_abstract_email_form():
     found = contact_form_mixin_order_warnings([WrongOrderPage, ContactPage])
     assert [w.id for w in found] == ["wagtail_messenger.W021"]
     assert "WrongOrderPage" in found[0].msg
+
+
+def test_form_under_a_listing_nobody_receives_keeps_the_submission_and_says_so(
+    conf, make_listing, make_contact_page, submit, caplog
+):
+    orphan = make_listing("Lamp", owner=None)
+    page = make_contact_page(parent=orphan, to_address="", slug="ask")
+    with caplog.at_level(logging.ERROR, logger="wagtail_messenger.contact_forms"):
+        submit(page)
+    assert not Thread.objects.exists()
+    assert FormSubmission.objects.filter(page=page).count() == 1
+    assert "reached nobody" in caplog.text

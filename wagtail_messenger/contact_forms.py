@@ -203,8 +203,9 @@ class MessengerFormMixin:
                 address,
             )
         if not recipients:
-            # An empty to_address off a listing: Wagtail would only store it, and so do we.
-            return self._email_fallback(form, None) if self.to_address else []
+            if self.to_address or listing is not None:
+                return self._email_fallback(form, None)
+            return []  # no address and no listing: Wagtail only stores it, and so do we
         body = self.render_messenger_message(form)
         data = self.get_messenger_data(form, submission)
         failed, threads = [], []
