@@ -441,6 +441,16 @@ def test_hidden_message_hides_its_attachment(client, posted, buyer, seller, mode
 
 
 @pytest.mark.django_db
+def test_held_message_attachment_reaches_only_its_sender(client, posted, buyer, seller):
+    Message.objects.filter(pk=posted.message.pk).update(state=Message.State.HELD)
+    url = download_url(posted)
+    client.force_login(seller)  # the recipient: held messages are not delivered yet
+    assert client.get(url).status_code == 404
+    client.force_login(buyer)  # the sender is not told the message was held
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
 def test_expired_attachment_says_so(client, posted, buyer):
     from django.utils import timezone
 

@@ -55,7 +55,7 @@ def upload(name, content):
 
 @pytest.fixture
 def posted(s3, start, buyer, seller, listing, conf):
-    with attachments.stored_upload(upload("Facture mai.pdf", pdf_bytes()), conf) as stored:
+    with attachments.stored_upload(upload("Facture n°42 été.pdf", pdf_bytes()), conf) as stored:
         return start(buyer, seller, listing=listing, upload=stored)
 
 
@@ -80,6 +80,32 @@ def test_upload_is_private_and_served_as_a_download(s3, posted):
     assert grants[0]["Grantee"]["Type"] == "CanonicalUser"  # the owner, nobody else
     status, body, _headers = anonymous_get(f"{client.meta.endpoint_url}/{bucket}/{key}")
     assert (status, body) == (403, b"")
+
+
+def test_global_aws_settings_for_public_media_do_not_leak_in(
+    s3_storage, settings, start, buyer, seller, listing, conf
+):
+    _storage, client, bucket = s3_storage
+    settings.AWS_DEFAULT_ACL = "public-read"  # a site whose media bucket is public
+    settings.AWS_S3_FILE_OVERWRITE = True
+    settings.AWS_QUERYSTRING_AUTH = False
+    options = dict(settings.STORAGES["wagtail_messenger"]["OPTIONS"])
+    for name in ("default_acl", "file_overwrite", "querystring_auth"):
+        del options[name]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "wagtail_messenger": {
+            "BACKEND": "wagtail_messenger.storage.PrivateS3Storage",
+            "OPTIONS": options,
+        },
+    }
+    with attachments.stored_upload(upload("a.jpg", jpeg_bytes()), conf) as stored:
+        posted = start(buyer, seller, listing=listing, upload=stored)
+    key = posted.message.attachment.file.name
+    grants = client.get_object_acl(Bucket=bucket, Key=key)["Grants"]
+    assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+    status, _body, _headers = anonymous_get(f"{client.meta.endpoint_url}/{bucket}/{key}")
+    assert status == 403
 
 
 def test_participant_is_redirected_to_a_short_lived_signed_url(s3, posted, client, buyer, settings):
