@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views import View
 from django_filters import BooleanFilter, ChoiceFilter, DateFromToRangeFilter, ModelChoiceFilter
+from wagtail.admin.admin_url_finder import ModelAdminURLFinder
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColumn, StatusTagColumn
@@ -413,6 +414,25 @@ class ModerationViewSetMixin:
 
     def get_urlpatterns(self):
         return [p for p in super().get_urlpatterns() if p.name in self.keep_urls]
+
+    @property
+    def url_finder_class(self):
+        """Where the audit log and other admin screens link an object to: a thread's
+        inspect view (for moderators); nothing for objects without one."""
+        inspect_url_name = self.get_url_name("inspect") if "inspect" in self.keep_urls else None
+
+        class ModerationURLFinder(ModelAdminURLFinder):
+            def construct_edit_url(self, instance):
+                if inspect_url_name is None:
+                    return None
+                return reverse(inspect_url_name, args=[instance.pk])
+
+            def get_edit_url(self, instance):
+                if self.user is not None and not moderation.is_moderator(self.user):
+                    return None
+                return self.construct_edit_url(instance)
+
+        return ModerationURLFinder
 
 
 class ThreadViewSet(ModerationViewSetMixin, ModelViewSet):

@@ -446,6 +446,16 @@ def test_every_action_is_in_the_audit_log(scene, moderator, login):
     assert "Blocked carol site-wide" in text
 
 
+def test_site_history_links_entries_to_the_thread(scene, moderator, make_user, login):
+    moderation.hide_message(moderator, scene["reported_message"].pk, "Rude")
+    root = make_user("root", is_superuser=True, is_staff=True)
+    response = login(root).get(reverse("wagtailadmin_reports:site_history"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"Hid message #{scene['reported_message'].pk}: Rude" in page
+    assert inspect_url(scene["reported"]) in page
+
+
 def test_unban_is_logged(scene, moderator):
     carol = scene["reported"].participants.get(user__username="carol")
     ban = moderation.ban_sender(moderator, carol.pk)
