@@ -6,14 +6,16 @@ a busy or greylisting mail server does.
 
 import email
 import email.policy
+import threading
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from wagtail_messenger import tasks
 from wagtail_messenger.models import Message, MessengerSettings, Notification, Participant
-from wagtail_messenger.services import conversations
+from wagtail_messenger.services import conversations, mailer
 from wagtail_messenger.services.parties import Party
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smtp]
@@ -139,3 +141,31 @@ def test_injected_headers_do_not_survive_the_smtp_hop(smtp_server, send, start, 
     assert parsed["List-Unsubscribe"].strip().startswith("<http")
     kinds = sorted(part.get_content_type() for part in parsed.walk() if not part.is_multipart())
     assert kinds == ["text/html", "text/plain"]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_workers_racing_on_one_message_send_one_email(smtp_server, settings, start, buyer, seller):
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL's row locks: set DATABASE_URL to run it.")
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    posted = start(buyer, seller, body="Still for sale?")
+    barrier, errors = threading.Barrier(4), []
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            mailer.send_message_notifications(posted.message.pk)
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=30)
+    assert errors == []
+    assert [e.rcpt_tos for e in smtp_server.messages] == [["seller@example.com"]]
+    assert Notification.objects.get().attempts == 1
