@@ -81,9 +81,10 @@ class TestButton:
 
     def test_non_html_and_non_200_responses_are_untouched(self, client, listing):
         assert client.get(listing.url + "does-not-exist/").status_code == 404
-        assert b"data-wagtail-messenger-button" not in client.get(
-            listing.url + "does-not-exist/"
-        ).content
+        assert (
+            b"data-wagtail-messenger-button"
+            not in client.get(listing.url + "does-not-exist/").content
+        )
 
 
 @pytest.mark.django_db

@@ -1,0 +1,142 @@
+"""The thread page, replies, the poll endpoint, older messages and the header JSON."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from wagtail_messenger.forms import new_key
+from wagtail_messenger.models import Message, Participant
+from wagtail_messenger.services import conversations, participation
+from wagtail_messenger.templatetags.messenger_tags import messenger_text
+from wagtail_messenger.views.account import badge
+
+
+@pytest.fixture
+def thread(start, buyer, seller, listing):
+    return start(buyer, seller, listing=listing).thread
+
+
+@pytest.mark.django_db
+class TestThreadPage:
+    def test_participant_sees_messages_listing_and_reply_box(self, client, thread, seller):
+        client.force_login(seller)
+        html = client.get(thread.get_absolute_url()).content.decode()
+        assert "Hello, is it still available?" in html
+        assert 'href="/listings/road-bike/"' in html
+        assert 'name="body"' in html
+        assert Participant.objects.get(user=seller).unread_count == 0  # read on view
+
+    def test_foreign_and_unknown_threads_are_404(self, client, thread, make_user):
+        client.force_login(make_user("stranger"))
+        assert client.get(thread.get_absolute_url()).status_code == 404
+        assert client.get("/messages/999999/").status_code == 404
+        assert client.get(f"/messages/{thread.pk}/poll/?after=0").status_code == 404
+        assert client.post(thread.get_absolute_url(), {"body": "hi"}).status_code == 404
+
+    def test_reply_and_double_submit(self, client, thread, seller):
+        client.force_login(seller)
+        data = {"body": "Yes it is.", "key": new_key()}
+        first = client.post(thread.get_absolute_url(), data)
+        client.post(thread.get_absolute_url(), data)
+        assert first.status_code == 302
+        assert thread.messages.filter(body="Yes it is.").count() == 1
+
+    def test_empty_reply_is_explained(self, client, thread, seller):
+        client.force_login(seller)
+        response = client.post(thread.get_absolute_url(), {"body": "  ", "key": new_key()})
+        assert "Write a message before sending." in response.content.decode()
+        json = client.post(thread.get_absolute_url(), {"body": ""}, HTTP_ACCEPT="application/json")
+        assert json.status_code == 400 and json.json()["ok"] is False
+
+    def test_snapshot_when_the_listing_is_gone(self, client, thread, listing, buyer):
+        listing.delete()
+        client.force_login(buyer)
+        html = client.get(thread.get_absolute_url()).content.decode()
+        assert "Road bike" in html and "no longer available" in html
+
+    def test_removed_and_hidden_messages_say_so(self, client, thread, buyer):
+        Message.objects.filter(thread=thread).update(
+            state=Message.State.HIDDEN, moderation_reason="insults"
+        )
+        client.force_login(buyer)
+        assert (
+            "hidden by moderators: insults"
+            in client.get(thread.get_absolute_url()).content.decode()
+        )
+        Message.objects.filter(thread=thread).update(state=Message.State.REMOVED)
+        assert "message removed" in client.get(thread.get_absolute_url()).content.decode()
+
+    def test_bodies_are_escaped_and_links_get_nofollow_noopener(self):
+        html = messenger_text('<script>x</script> see https://example.com/a\nbye " rel="nofollow"')
+        assert "<script>" not in html
+        assert 'rel="nofollow noopener"' in html
+        assert "<br>" in html
+        assert html.count('rel="nofollow noopener"') == 1
+
+    def test_latest_page_first_and_older_on_demand(self, client, thread, buyer, settings, actor):
+        settings.WAGTAILMESSENGER_MESSAGES_PER_PAGE = 3
+        for n in range(7):
+            conversations.post_message(actor=actor(buyer), thread=thread, body=f"number {n}")
+        client.force_login(buyer)
+        html = client.get(thread.get_absolute_url()).content.decode()
+        assert "number 6" in html and "number 4" in html and "number 3" not in html
+        assert "Older messages" in html
+        oldest = thread.messages.get(body="number 4").pk
+        older = client.get(f"/messages/{thread.pk}/older/?before={oldest}").json()
+        assert ["number 1" in m["html"] for m in older["messages"]] == [True, False, False]
+        assert older["has_older"] is True
+        plain = client.get(f"{thread.get_absolute_url()}?before={oldest}").content.decode()
+        assert "number 3" in plain and "number 6" not in plain
+
+
+@pytest.mark.django_db
+class TestPoll:
+    def test_nothing_new_is_204_from_one_query(self, client, thread, buyer, seller, actor):
+        client.force_login(buyer)
+        client.get(thread.get_absolute_url())  # session and user cached by the client
+        cursor = thread.messages.last().pk
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/messages/{thread.pk}/poll/?after={cursor}")
+        assert response.status_code == 204
+        messenger_queries = [q["sql"] for q in queries if "wagtail_messenger" in q["sql"]]
+        assert len(messenger_queries) == 1
+
+    def test_new_messages_arrive_with_a_new_cursor(self, client, thread, buyer, seller, actor):
+        client.force_login(buyer)
+        cursor = thread.messages.last().pk
+        conversations.post_message(actor=actor(seller), thread=thread, body="Answer <b>here</b>")
+        data = client.get(f"/messages/{thread.pk}/poll/?after={cursor}").json()
+        assert len(data["messages"]) == 1
+        assert "Answer &lt;b&gt;here&lt;/b&gt;" in data["messages"][0]["html"]
+        assert data["cursor"] > cursor
+        assert Participant.objects.get(user=buyer).unread_count == 0
+        assert client.get(f"/messages/{thread.pk}/poll/?after={data['cursor']}").status_code == 204
+
+    def test_bad_cursor_is_not_an_error(self, client, thread, buyer):
+        client.force_login(buyer)
+        assert client.get(f"/messages/{thread.pk}/poll/?after=abc").status_code == 200
+
+
+@pytest.mark.django_db
+class TestHeaderWidget:
+    def test_badge_caps_at_99(self):
+        assert [badge(0), badge(3), badge(99), badge(100)] == ["", "3", "99", "99+"]
+
+    def test_unread_json_and_widget(self, client, thread, seller, buyer):
+        client.force_login(seller)
+        data = client.get("/messages/unread/").json()
+        assert data["unread"] == 1 and data["badge"] == "1"
+        assert data["threads"][0]["title"] == "Road bike"
+        assert data["threads"][0]["url"] == thread.get_absolute_url()
+        Participant.objects.filter(user=seller).update(unread_count=150)
+        assert client.get("/messages/unread/").json()["badge"] == "99+"
+        html = client.get("/").content.decode()
+        assert "Messages" in html and "(99+)" in html
+
+    def test_anonymous_gets_nothing(self, client, thread):
+        assert client.get("/messages/unread/").json() == {"unread": 0, "badge": "", "threads": []}
+
+    def test_read_clears_the_badge(self, client, thread, seller, actor):
+        participation.mark_read(actor(seller), thread.pk)
+        client.force_login(seller)
+        assert client.get("/messages/unread/").json()["unread"] == 0
