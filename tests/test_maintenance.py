@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import Site
 
@@ -125,7 +126,7 @@ def test_inactive_threads_go_a_minute_after_the_period_and_stay_a_minute_before(
 
 
 def test_old_attachment_files_go_and_the_message_says_it_expired(
-    site, make_thread, django_capture_on_commit_callbacks
+    site, make_thread, django_capture_on_commit_callbacks, client, buyer
 ):
     set_days(site, purge_attachments_days=30)
     now = timezone.now()
@@ -144,6 +145,15 @@ def test_old_attachment_files_go_and_the_message_says_it_expired(
     assert Message.objects.filter(pk=goes.message_id).exists(), "the message stays"
     assert not stays.is_expired and stored(stays.file.name)
     assert (result.attachments_expired, result.files_deleted) == (1, 1)
+    client.force_login(buyer)
+    response = client.get(reverse("wagtail_messenger:attachment", args=[goes.pk]))
+    assert response.status_code == 410
+    assert "“receipt-2.txt” has expired" in response.content.decode()
+    response = client.get(reverse("wagtail_messenger:attachment", args=[stays.pk]))
+    assert (response.status_code, b"".join(response.streaming_content)) == (
+        200,
+        b"Receipt for the bike.",
+    )
 
 
 def test_trash_is_emptied_after_the_period_and_threads_nobody_sees_are_deleted(
