@@ -463,6 +463,19 @@ def test_expired_attachment_says_so(client, posted, buyer):
 
 
 @pytest.mark.django_db
+def test_unreadable_file_answers_503_not_500(client, posted, buyer, private_folder):
+    path = private_folder / posted.message.attachment.file.name
+    path.unlink()
+    path.mkdir()  # reading it now fails with an OSError, as a broken disk would
+    client.force_login(buyer)
+    response = client.get(download_url(posted))
+    assert response.status_code == 503
+    assert "cannot be downloaded right now" in response.content.decode()
+    path.rmdir()
+    assert client.get(download_url(posted)).status_code == 404  # missing file
+
+
+@pytest.mark.django_db
 def test_download_refuses_other_methods(client, posted, buyer):
     client.force_login(buyer)
     assert client.post(download_url(posted)).status_code == 405

@@ -48,7 +48,13 @@ from django.utils.translation import gettext as _
 from ..exceptions import AttachmentRejected, StorageUnavailable
 from ..models.messages import Attachment, attachment_key
 from ..models.settings import SAFE_EXTENSIONS
-from ..storage import KEY_PREFIX, attachment_storage, get_attachment_backend, storage_errors
+from ..storage import (
+    KEY_PREFIX,
+    attachment_storage,
+    get_attachment_backend,
+    is_s3,
+    storage_errors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +321,10 @@ def store(uploaded_file, checked):
         saved = backend.save(key, content)
     except storage_errors() as error:
         logger.warning("Attachment storage failed: %r", error)
-        delete_files([key])  # a partial write, if any
+        if not is_s3(backend):
+            # A partial local write, if any. (An S3 PUT is all or nothing, and a delete
+            # would make the person wait a second timeout.)
+            delete_files([key])
         raise StorageUnavailable()
     return saved
 
@@ -362,7 +371,7 @@ def delete_files_after_commit(keys):
     Use it wherever rows pointing at files are deleted or files are expired."""
     keys = [str(k) for k in keys if k]
     if keys:
-        transaction.on_commit(lambda: delete_files(keys))
+        transaction.on_commit(lambda: delete_files(keys), robust=True)
 
 
 def orphaned_keys(min_age=timedelta(days=1)):
@@ -371,7 +380,10 @@ def orphaned_keys(min_age=timedelta(days=1)):
     ``messenger/`` month by month."""
     backend = get_attachment_backend()
     cutoff = timezone.now() - min_age
-    years, _files = backend.listdir(KEY_PREFIX)
+    try:
+        years, _files = backend.listdir(KEY_PREFIX)
+    except FileNotFoundError:  # nothing stored yet (local folder)
+        return
     for year in sorted(years):
         months, _files = backend.listdir(posixpath.join(KEY_PREFIX, year))
         for month in sorted(months):

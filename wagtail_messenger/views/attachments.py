@@ -10,6 +10,7 @@ folder the file is streamed with headers that stop browsers from rendering it.
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from ..actors import Actor
@@ -17,7 +18,7 @@ from ..conf import get_setting
 from ..exceptions import NotAllowed
 from ..models import Attachment, Message
 from ..services import access
-from ..storage import get_attachment_backend, is_s3
+from ..storage import get_attachment_backend, is_s3, storage_errors
 
 HIDDEN_STATES = {Message.State.HIDDEN, Message.State.REMOVED}
 
@@ -59,20 +60,26 @@ def download(request, attachment_id):
         )
         return _private(response)
     backend = get_attachment_backend()
-    if is_s3(backend):
-        url = backend.url(
-            attachment.file.name,
-            parameters={
-                "ResponseContentDisposition": content_disposition_header(True, attachment.name),
-                "ResponseContentType": attachment.content_type,
-            },
-            expire=get_setting("ATTACHMENT_URL_EXPIRY"),
-        )
-        return _private(HttpResponseRedirect(url))
     try:
+        if is_s3(backend):
+            url = backend.url(
+                attachment.file.name,
+                parameters={
+                    "ResponseContentDisposition": content_disposition_header(True, attachment.name),
+                    "ResponseContentType": attachment.content_type,
+                },
+                expire=get_setting("ATTACHMENT_URL_EXPIRY"),
+            )
+            return _private(HttpResponseRedirect(url))
         handle = backend.open(attachment.file.name, "rb")
     except FileNotFoundError:
         raise Http404
+    except storage_errors():
+        problem = _("The file cannot be downloaded right now. Please try again later.")
+        response = TemplateResponse(
+            request, "wagtail_messenger/problem.html", {"problem": problem}, status=503
+        )
+        return _private(response)
     response = FileResponse(
         handle,
         as_attachment=True,
