@@ -8,8 +8,8 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth.models import Group
-from django.urls import resolve
+from django.contrib.auth.models import Group, Permission
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from wagtail_messenger import tasks
@@ -460,3 +460,44 @@ def test_moderators_hear_about_reports(send, conversation, actor, seller, modera
     assert [m.to for m in mailoutbox] == [["moderator@example.com"]]
     assert "reported" in mailoutbox[0].subject
     assert "Rude Bcc: x@y.z" in mailoutbox[0].body
+
+
+def account_form_data(response):
+    """The admin account page's fields with their current values (to post it back)."""
+    data = {}
+    html = response.content.decode()
+    for tag in re.findall(r"<(?:input|select|textarea)[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name or name.group(1) in {"csrfmiddlewaretoken"}:
+            continue
+        if 'type="checkbox"' in tag and "checked" not in tag:
+            continue
+        if 'type="file"' in tag or "password" in name.group(1):
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        data[name.group(1)] = value.group(1) if value else ""
+    for name, value in re.findall(
+        r'<select[^>]*name="([^"]+)"[^>]*>.*?<option value="([^"]*)"[^>]*selected', html, re.S
+    ):
+        data[name] = value
+    return data
+
+
+def test_moderators_opt_in_to_alerts_from_their_admin_account(client, moderator, make_user):
+    client.force_login(moderator)
+    url = reverse("wagtailadmin_account")
+    page = client.get(url)
+    field = "wagtail_messenger_alerts-moderation_alerts"
+    assert field.encode() in page.content
+    data = account_form_data(page)
+    assert field not in data, "off until the moderator opts in"
+    data["name_email-last_name"] = "Smith"  # required by Wagtail's own panel
+    response = client.post(url, {**data, field: "on"})
+    assert response.status_code == 302
+    assert ContactPreference.objects.get(user=moderator).moderation_alerts
+    assert mailer.moderators_to_alert() == [moderator]
+
+    editor = make_user("editor")
+    editor.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    client.force_login(editor)
+    assert field.encode() not in client.get(url).content

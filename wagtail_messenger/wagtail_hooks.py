@@ -3,7 +3,7 @@
 from django.contrib.auth.models import Permission
 from wagtail import hooks
 
-from . import injection, moderation_admin, viewsets
+from . import account_panels, injection, moderation_admin, viewsets
 
 # Moderation: permission policies first (before Wagtail creates fallbacks), then the
 # "Messenger" admin menu (threads, review queue, site-wide blocks), bulk actions on
@@ -14,6 +14,8 @@ for _bulk_action in moderation_admin.BULK_ACTIONS:
     hooks.register("register_bulk_action", _bulk_action)
 hooks.register("construct_homepage_summary_items", moderation_admin.add_summary_items)
 hooks.register("register_log_actions", moderation_admin.register_log_actions)
+# Moderators opt in to alert emails from their admin account settings.
+hooks.register("register_account_settings_panel", account_panels.panel)
 
 
 @hooks.register("register_permissions")

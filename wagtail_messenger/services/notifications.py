@@ -5,7 +5,7 @@ from django.core import signing
 from django.db import transaction
 
 from ..exceptions import InvalidLink
-from ..models import Participant
+from ..models import ContactPreference, Participant
 
 
 def message_delivered(message):
@@ -62,3 +62,18 @@ def mute(participant):
         Participant.objects.filter(pk=participant.pk).update(muted=True)
     participant.muted = True
     return participant
+
+
+# -- moderators' alerts -----------------------------------------------------------------
+
+
+def wants_moderation_alerts(user):
+    return ContactPreference.objects.filter(user=user, moderation_alerts=True).exists()
+
+
+def set_moderation_alerts(user, on):
+    """A moderator's "email me about reported and held messages" switch."""
+    with transaction.atomic():
+        ContactPreference.objects.update_or_create(
+            user=user, defaults={"moderation_alerts": bool(on)}
+        )
