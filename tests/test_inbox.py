@@ -306,3 +306,30 @@ def test_the_page_costs_the_same_with_20_and_2000_threads_and_reads_one_page(
     prefetch = [re.search(r'"thread_id" IN \(([^)]*)\)', sql) for sql in large_sql]
     prefetch = [match.group(1).split(",") for match in prefetch if match]
     assert [len(ids) for ids in prefetch] == [20]
+
+
+def test_pages_keep_rows_a_microsecond_apart_and_ties_in_order(client, seller, make_user, settings):
+    settings.WAGTAILMESSENGER_THREADS_PER_PAGE = 2
+    base = timezone.now().replace(microsecond=123456)
+    bulk_inbox(seller, [make_user()], 3, base)  # 0, 1, 2 seconds after base
+    Participant.objects.filter(user=seller).update(last_message_at=base)
+    moved = Participant.objects.filter(user=seller).order_by("pk")[:1].values("pk")
+    Participant.objects.filter(pk__in=moved).update(
+        last_message_at=base + timedelta(microseconds=1)
+    )
+    bulk_inbox(seller, [make_user()], 2, base - timedelta(microseconds=1))
+    expected = list(
+        Participant.objects.filter(user=seller)
+        .order_by("peer_blocked", "-last_message_at", "-pk")
+        .values_list("thread_id", flat=True)
+    )
+    client.force_login(seller)
+    seen, query = [], {}
+    while True:
+        response = client.get(INBOX, query)
+        seen += rows_of(response)
+        if not response.context["older_url"]:
+            break
+        query = {"after": response.context["older_url"].split("after=")[1]}
+    assert seen == expected
+    assert len(set(seen)) == 5

@@ -6,7 +6,7 @@ participant index, so an inbox of 20 threads and one of 20,000 cost the same.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q, prefetch_related_objects
@@ -46,9 +46,14 @@ TABS_BY_KEY = {tab.key: tab for tab in TABS}
 # -- keyset cursor -----------------------------------------------------------------------
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def encode_cursor(row):
-    """``"<blocked 0|1>.<microseconds since epoch>.<row id>"``: the row's sort key."""
-    stamp = int(row.last_message_at.timestamp() * 1_000_000)
+    """``"<blocked 0|1>.<microseconds since epoch>.<row id>"``: the row's sort key, in
+    integers so the time survives the round trip exactly."""
+    stamp = (row.last_message_at - EPOCH) // MICROSECOND
     return f"{int(row.peer_blocked)}.{stamp}.{row.pk}"
 
 
@@ -56,8 +61,8 @@ def decode_cursor(value):
     """The sort key in a cursor, or ``None`` for anything malformed (first page)."""
     try:
         blocked, stamp, pk = (int(part) for part in (value or "").split("."))
-        when = datetime.fromtimestamp(stamp / 1_000_000, tz=UTC)
-    except (ValueError, OverflowError, OSError):
+        when = EPOCH + stamp * MICROSECOND
+    except (ValueError, OverflowError):
         return None
     if blocked not in (0, 1):
         return None
