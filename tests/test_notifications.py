@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import resolve, reverse
-from django.utils import timezone
 
 from wagtail_messenger import tasks
 from wagtail_messenger.models import (
@@ -25,6 +24,7 @@ from wagtail_messenger.services import (
     conversations,
     guests,
     mailer,
+    moderation,
     notifications,
     participation,
     safety,
@@ -211,25 +211,16 @@ def test_deleted_recipient_gets_nothing_and_nothing_fails(
 
 
 def test_held_message_sends_nothing_until_released(
-    send, conversation, actor, buyer, seller, mailoutbox, set_mode
+    send, conversation, actor, buyer, seller, moderator, mailoutbox, set_mode
 ):
     set_mode(Mode.EVERY)
     Ban.objects.create(user=buyer, reason="test")
     held = reply(send, actor, buyer, conversation, body="Buy cheap watches")
     assert held.state == Message.State.HELD
     assert to(mailoutbox, "seller@example.com") == []
+    participation.mark_read(actor(seller), conversation.pk)  # read before the release
 
-    # Released the way moderation does it: visible again, then delivered.
-    def release():
-        Message.objects.filter(pk=held.pk).update(
-            state=Message.State.VISIBLE, moderated_at=timezone.now()
-        )
-        held.refresh_from_db()
-        conversations.deliver(held)
-
-    from django.db import transaction
-
-    send(transaction.atomic()(release))
+    send(moderation.release_message, moderator, held.pk)
     seller_mail = to(mailoutbox, "seller@example.com")
     assert len(seller_mail) == 1
     assert "Buy cheap watches" in seller_mail[0].body
