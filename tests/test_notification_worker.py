@@ -9,7 +9,12 @@ from django.urls import reverse
 from wagtail_messenger import tasks
 from wagtail_messenger.models import Message, Notification
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.smtp]
+# Committing for real (the queue row must be visible to the worker); serialized_rollback
+# brings Wagtail's root page and default site back after the flush.
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.smtp,
+]
 
 
 @pytest.fixture
