@@ -438,3 +438,41 @@ def test_form_under_a_listing_nobody_receives_keeps_the_submission_and_says_so(
     assert not Thread.objects.exists()
     assert FormSubmission.objects.filter(page=page).count() == 1
     assert "reached nobody" in caplog.text
+
+
+def test_invitations_are_sent_once_even_when_the_task_runs_again(conf, make_contact_page, submit):
+    page = make_contact_page(to_address="newseller@example.com")
+    submit(page)
+    message = Message.objects.get()
+    assert invitations.send_invitations(message.pk) == 0
+    assert len(sent_to("newseller@example.com")) == 1
+
+
+@pytest.mark.smtp
+def test_a_failed_invitation_is_sent_by_the_retry(conf, make_contact_page, client, smtp_server):
+    import smtplib
+
+    page = make_contact_page(to_address="newseller@example.com")
+    client.post(page.url, VISITOR)  # after-commit work does not run: the task is ours to run
+    message = Message.objects.get()
+
+    smtp_server.fail_next(1)
+    with pytest.raises(smtplib.SMTPException):
+        invitations.send_invitations(message.pk)
+    assert not AccessToken.objects.filter(purpose=AccessToken.Purpose.INVITATION).exists()
+    assert smtp_server.messages == []
+
+    assert invitations.send_invitations(message.pk) == 1
+    assert invitations.send_invitations(message.pk) == 0
+    assert [envelope.rcpt_tos for envelope in smtp_server.messages] == [["newseller@example.com"]]
+    assert FormSubmission.objects.count() == 1
+
+
+def test_claiming_a_thread_one_already_takes_part_in_merges_the_rows(
+    conf, make_contact_page, buyer, client, submit
+):
+    client.force_login(buyer)
+    submit(make_contact_page(to_address="newseller@example.com"))
+    thread = Thread.objects.get()
+    assert invitations.claim(buyer, "NewSeller@example.com") == [thread.pk]
+    assert list(thread.participants.values_list("kind", "user")) == [("user", buyer.pk)]
