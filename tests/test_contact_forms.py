@@ -476,3 +476,25 @@ def test_claiming_a_thread_one_already_takes_part_in_merges_the_rows(
     thread = Thread.objects.get()
     assert invitations.claim(buyer, "NewSeller@example.com") == [thread.pk]
     assert list(thread.participants.values_list("kind", "user")) == [("user", buyer.pk)]
+
+
+def test_an_unexpected_failure_while_delivering_falls_back_to_the_email(
+    conf, contact_page, seller, submit, caplog
+):
+    from wagtail import hooks
+
+    def broken_site_hook(page, request):
+        if request is None:  # the form's own listing lookup (page rendering still works)
+            raise RuntimeError("a bug in the site's hook")
+        return None
+
+    with (
+        hooks.register_temporarily("wagtail_messenger_is_listing", broken_site_hook),
+        caplog.at_level(logging.ERROR, logger="wagtail_messenger.contact_forms"),
+    ):
+        response = submit(contact_page)
+    assert b"Thanks, we will get back to you." in response.content
+    assert FormSubmission.objects.count() == 1
+    assert not Thread.objects.exists()
+    assert [m.to for m in form_emails()] == [["seller@example.com"]]
+    assert "emailed instead" in caplog.text and "a bug in the site's hook" in caplog.text

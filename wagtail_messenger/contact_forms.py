@@ -90,7 +90,15 @@ class MessengerFormMixin:
             submission = super().process_form_submission(form)
         finally:
             self._messenger_delivering = False
-        self.deliver_as_messages(form, submission, conf)
+        try:
+            self.deliver_as_messages(form, submission, conf)
+        except Exception:
+            logger.exception(
+                "Form page %s: delivering submission %s as messages failed; emailed instead.",
+                self.pk,
+                submission.pk,
+            )
+            self._email_fallback(form, None)
         return submission
 
     def send_mail(self, form):
