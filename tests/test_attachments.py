@@ -359,6 +359,24 @@ def test_deleting_the_thread_deletes_the_file_after_commit(
 
 
 @pytest.mark.django_db
+def test_after_commit_delete_keeps_files_live_rows_point_to(
+    start, buyer, seller, listing, conf, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    with attachments.stored_upload(upload("a.jpg", jpeg_bytes()), conf) as stored:
+        posted = start(buyer, seller, listing=listing, upload=stored)
+    before = stored_files()
+    with django_capture_on_commit_callbacks(execute=True):
+        attachments.delete_files_after_commit([stored.key])
+    assert stored_files() == before  # the message still shows it
+    with django_capture_on_commit_callbacks(execute=True):
+        Attachment.objects.filter(pk=posted.message.attachment.pk).update(expired_at=timezone.now())
+        attachments.delete_files_after_commit([stored.key])
+    assert len(stored_files()) == len(before) - 1
+
+
+@pytest.mark.django_db
 def test_orphans_are_found_for_maintenance(start, buyer, seller, listing, conf):
     from datetime import timedelta
 

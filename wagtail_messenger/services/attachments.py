@@ -368,10 +368,18 @@ def delete_files(keys):
 
 def delete_files_after_commit(keys):
     """Delete stored objects once the current transaction commits (at once outside one).
-    Use it wherever rows pointing at files are deleted or files are expired."""
+    Use it wherever rows pointing at files are deleted or files are expired. A key that
+    a live (not expired) attachment row still points to when the commit happens is kept.
+    """
     keys = [str(k) for k in keys if k]
     if keys:
-        transaction.on_commit(lambda: delete_files(keys), robust=True)
+        transaction.on_commit(lambda: _delete_unreferenced(keys), robust=True)
+
+
+def _delete_unreferenced(keys):
+    live = Attachment.objects.filter(file__in=keys, expired_at__isnull=True)
+    in_use = set(live.values_list("file", flat=True))
+    delete_files([k for k in keys if k not in in_use])
 
 
 def orphaned_keys(min_age=timedelta(days=1)):
