@@ -124,7 +124,8 @@ class TestHeaderWidget:
 
     def test_unread_json_and_widget(self, client, thread, seller, buyer):
         client.force_login(seller)
-        data = client.get("/messages/unread/").json()
+        assert client.get("/messages/unread/").json() == {"unread": 1, "badge": "1"}
+        data = client.get("/messages/unread/?threads=1").json()
         assert data["unread"] == 1 and data["badge"] == "1"
         assert data["threads"][0]["title"] == "Road bike"
         assert data["threads"][0]["url"] == thread.get_absolute_url()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 GUEST_SESSION_KEY = "wagtail_messenger_guest_email"
 MODERATE_PERMISSION = "wagtail_messenger.moderate_thread"
@@ -23,11 +24,23 @@ def normalise_email(email):
 class Actor:
     user: object | None = None
     guest_email: str = ""
-    is_moderator: bool = False
 
     @classmethod
     def for_user(cls, user):
-        return cls(user=user, is_moderator=bool(user.has_perm(MODERATE_PERMISSION)))
+        return cls(user=user)
+
+    @cached_property
+    def is_moderator(self):
+        """Asked only when participation does not already answer (it costs the
+        permission queries), so the hot paths of participants never pay for it."""
+        user = self.user
+        return bool(user is not None and user.is_active and user.has_perm(MODERATE_PERMISSION))
+
+    @cached_property
+    def team_ids(self):
+        from .teams import team_ids_for
+
+        return team_ids_for(self.user.pk) if self.user is not None else []
 
     @classmethod
     def for_guest(cls, email):
@@ -58,10 +71,10 @@ class Actor:
         from .models import Participant
 
         if self.user is not None:
-            groups = self.user.groups.through.objects.filter(user_id=self.user.pk)
-            return Q(**{f"{prefix}user_id": self.user.pk}) | Q(
-                **{f"{prefix}group_id__in": groups.values("group_id")}
-            )
+            mine = Q(**{f"{prefix}user_id": self.user.pk})
+            if self.team_ids:
+                mine |= Q(**{f"{prefix}group_id__in": self.team_ids})
+            return mine
         if self.guest_email:
             return Q(
                 **{

@@ -1,9 +1,12 @@
 """Signal handlers wired in ``AppConfig.ready()``."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_delete, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from wagtail.models import Page
+
+from . import teams
 
 
 # ``sender=Page``: deleting any page type sends the signal for its ``Page`` row too. A
@@ -39,3 +42,15 @@ def claim_guest_threads_on_login(sender, request, user, **kwargs):
     email = session.get(GUEST_SESSION_KEY, "") if session is not None else ""
     if email:
         guests.claim_guest_threads(user, email)
+
+
+@receiver(m2m_changed, sender=get_user_model().groups.through)
+def team_membership_changed(sender, **kwargs):
+    """Someone joined or left a group: cached team memberships are stale."""
+    teams.invalidate()
+
+
+@receiver(post_save, sender="wagtail_messenger.Participant")
+def team_received_a_thread(sender, instance, created, **kwargs):
+    if created and instance.group_id is not None:
+        teams.invalidate()

@@ -31,11 +31,16 @@ def preview(message):
     return Truncator(" ".join(message.body.split())).chars(get_setting("PREVIEW_LENGTH"))
 
 
-def summary(actor, request=None):
-    """``{"unread", "badge", "threads": [...]}`` for ``actor`` (the widget and JSON)."""
+def summary(actor, request=None, *, with_threads=True):
+    """``{"unread", "badge", "threads": [...]}`` for ``actor`` (the widget and JSON).
+
+    Without ``with_threads`` it is the header total alone: one indexed query over the
+    rows that have something unread, which is what pages poll and render."""
     if actor.is_anonymous:
         return {"unread": 0, "badge": "", "threads": []}
     total = selectors.unread_total(actor)
+    if not with_threads:
+        return {"unread": total, "badge": badge(total)}
     rows = list(selectors.inbox(actor)[:LATEST])
     threads = []
     for row in rows:
@@ -59,4 +64,6 @@ def summary(actor, request=None):
 @never_cache
 @require_GET
 def unread(request):
-    return JsonResponse(summary(Actor.from_request(request), request))
+    """The total (``?threads=1`` adds the latest threads for the drop-down)."""
+    with_threads = request.GET.get("threads") == "1"
+    return JsonResponse(summary(Actor.from_request(request), request, with_threads=with_threads))

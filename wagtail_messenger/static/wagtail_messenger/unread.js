@@ -5,6 +5,7 @@ function render(widget, data) {
   const count = widget.querySelector("[data-wm-unread-count]");
   count.textContent = data.badge ? ` (${data.badge})` : "";
   count.hidden = !data.badge;
+  if (!data.threads) return; // the total alone: the drop-down keeps its list
   const list = widget.querySelector("[data-wm-unread-list]");
   list.replaceChildren(...data.threads.map((thread) => {
     const item = document.createElement("li");
@@ -28,9 +29,12 @@ function render(widget, data) {
   }));
 }
 
-async function refresh(widget) {
+// The total alone is one cheap query; the latest threads are asked for only when the
+// drop-down is open.
+async function refresh(widget, withThreads = false) {
+  const url = withThreads ? `${widget.dataset.url}?threads=1` : widget.dataset.url;
   try {
-    const response = await fetch(widget.dataset.url, {
+    const response = await fetch(url, {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
     });
@@ -47,7 +51,7 @@ for (const widget of document.querySelectorAll("[data-wm-unread]")) {
     event.preventDefault();
     menu.hidden = !menu.hidden;
     toggle.setAttribute("aria-expanded", String(!menu.hidden));
-    if (!menu.hidden) refresh(widget);
+    if (!menu.hidden) refresh(widget, true);
   });
   document.addEventListener("click", (event) => {
     if (!widget.contains(event.target)) {
@@ -56,10 +60,9 @@ for (const widget of document.querySelectorAll("[data-wm-unread]")) {
     }
   });
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) refresh(widget);
+    if (!document.hidden) refresh(widget, !menu.hidden);
   });
   window.setInterval(() => {
-    if (!document.hidden) refresh(widget);
+    if (!document.hidden) refresh(widget, !menu.hidden);
   }, 30000);
-  refresh(widget);
 }
