@@ -161,13 +161,14 @@ def measure_all(db, levels, runs):
                 check(name, request())
             with CaptureQueriesContext(connection) as ctx:
                 check(name, request())
+            queries = len(ctx)
             samples = []
             for _ in range(runs):
                 start = time.perf_counter()
                 check(name, request())
                 samples.append((time.perf_counter() - start) * 1000)
                 reset_queries()
-            timings[name] = (len(ctx), samples)
+            timings[name] = (queries, samples)
         floor_auth = statistics.median(timings["floor_auth"][1])
         for name, (queries, samples) in timings.items():
             results.append(row(db, level, name, queries, samples, floor_auth))
