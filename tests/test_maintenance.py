@@ -32,9 +32,9 @@ JOB_DAYS = {
     "empty_trash": "empty_trash_days",
     "auto_archive": "auto_archive_days",
 }
-# A ``transaction=True`` test flushes the database; Wagtail's root page and default site
-# come from migrations, so they are restored from the serialized copy.
-committing = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Real commits: files are deleted after them and other connections see them. (The
+# ``site`` fixture rebuilds Wagtail's tree when an earlier such test flushed it.)
+committing = pytest.mark.django_db(transaction=True)
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row locks need PostgreSQL (set DATABASE_URL)"
 )
