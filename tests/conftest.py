@@ -28,12 +28,45 @@ def require_part(available, how_to_get):
     pytest.skip(how_to_get)
 
 
+def ensure_wagtail_tree():
+    """The locale, root page and default site Wagtail's migrations create. A test with
+    ``transaction=True`` flushes every table when it ends, those rows included, so the
+    tests after it rebuild them here instead of depending on the order tests run in."""
+    from django.conf import settings
+    from wagtail.models import Locale
+
+    if not Locale.objects.exists():
+        Locale.objects.create(language_code=settings.LANGUAGE_CODE)
+    root = Page.get_first_root_node()
+    if root is None:
+        from django.contrib.contenttypes.models import ContentType
+
+        ContentType.objects.clear_cache()  # the flush recreated them with new ids
+        root = Page.add_root(instance=Page(title="Root", slug="root"))
+    site = Site.objects.filter(is_default_site=True).first()
+    if site is None:
+        site = Site.objects.create(
+            hostname="localhost", port=80, root_page=root, is_default_site=True
+        )
+    return root, site
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty default cache (rate-limit counters, team
+    memberships), so no test depends on what an earlier one cached."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def site(db):
     """The default site, rooted at a marketplace home page."""
-    root = Page.get_first_root_node()
+    root, site = ensure_wagtail_tree()
     home = root.add_child(instance=HomePage(title="Market", slug="market-home"))
-    site = Site.objects.get(is_default_site=True)
     site.root_page = home
     site.save()
     return site

@@ -83,6 +83,7 @@ def test_reads_are_flat_from_10_to_500_threads(reader, make_user):
             _ = [(m.sender.name, m.body) for m in page.messages]
 
     bulk_threads(owner, others, 10)
+    read()  # warm: a user's first read also looks up their team memberships (cached)
     small = count_queries(read)
     bulk_threads(owner, others, 490)
     large = count_queries(read)
@@ -97,3 +98,23 @@ def test_unread_total_sums_stored_counters(make_user):
     assert selectors.unread_total(Actor.for_user(owner)) == 9
     Participant.objects.filter(user=owner).update(folder=Participant.Folder.TRASH)
     assert selectors.unread_total(Actor.for_user(owner)) == 0
+
+
+def test_team_memberships_cost_one_query_per_user_then_come_from_the_cache(make_user):
+    owner = make_user("owner")
+    bulk_threads(owner, [make_user()], 3)
+    assert count_queries(lambda: selectors.unread_total(Actor.for_user(owner))) == 2
+    assert count_queries(lambda: selectors.unread_total(Actor.for_user(owner))) == 1
+
+
+def test_joining_a_team_shows_its_threads_at_once(start, buyer, make_user):
+    from django.contrib.auth.models import Group
+
+    from wagtail_messenger.services.parties import Party
+
+    team = Group.objects.create(name="Support")
+    posted = start(buyer, Party.team(team))
+    newcomer = make_user("newcomer")
+    assert not selectors.inbox(Actor.for_user(newcomer)).exists()  # cached: no teams
+    newcomer.groups.add(team)
+    assert [r.thread for r in selectors.inbox(Actor.for_user(newcomer))] == [posted.thread]
