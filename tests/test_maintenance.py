@@ -286,6 +286,25 @@ def test_batches_of_two_over_five_rows_give_the_right_totals(site, make_thread):
     assert not Participant.objects.filter(folder="inbox").exists()
 
 
+@pytest.mark.parametrize("job", ["purge_threads", "empty_trash", "auto_archive"])
+def test_a_batch_takes_the_same_queries_for_3_rows_as_for_30(site, make_thread, actor, buyer, job):
+    from django.test.utils import CaptureQueriesContext
+
+    set_days(site, **{JOB_DAYS[job]: 30})
+    now = timezone.now()
+
+    def queries(count):
+        threads = [make_thread(timedelta(days=40), now=now) for _ in range(count)]
+        participation.trash(actor(buyer), [t.pk for t in threads])
+        Participant.objects.filter(folder="trash").update(trashed_at=now - timedelta(days=40))
+        with CaptureQueriesContext(connection) as ctx:
+            result = maintenance.JOBS[job][1](now=now)
+        assert result.threads_deleted + result.participants_moved >= count
+        return len(ctx)
+
+    assert queries(3) == queries(30)
+
+
 def test_a_scheduler_can_enqueue_the_jobs(site, make_thread):
     set_days(site, purge_inactive_threads_days=360)
     make_thread(timedelta(days=400), now=timezone.now())
