@@ -256,8 +256,9 @@ def _other(actor, participant_id):
     return other
 
 
-@require_POST
-def block(request, participant_id):
+def _person_action(request, participant_id, service, notice):
+    """Block or unblock the person behind ``participant_id`` (someone the actor shares a
+    thread with); ``notice`` is a translatable text with a ``%(name)s`` placeholder."""
     actor = acting(request)
     if actor is None:
         return login_required_response(request)
@@ -265,32 +266,27 @@ def block(request, participant_id):
     if other is None:
         return not_found(request)
     try:
-        safety.block(actor, other.pk)
+        service(actor, other.pk)
     except MessengerError as error:
         return failed(request, error, status=403)
-    return succeeded(
+    return succeeded(request, notice % {"name": other.display_name}, participant=other.pk)
+
+
+@require_POST
+def block(request, participant_id):
+    return _person_action(
         request,
-        _("You blocked %(name)s. Nothing they send reaches you any more, and they are not told.")
-        % {"name": other.display_name},
-        participant=other.pk,
+        participant_id,
+        safety.block,
+        _("You blocked %(name)s. Nothing they send reaches you any more, and they are not told."),
     )
 
 
 @require_POST
 def unblock(request, participant_id):
-    actor = acting(request)
-    if actor is None:
-        return login_required_response(request)
-    other = _other(actor, participant_id)
-    if other is None:
-        return not_found(request)
-    try:
-        safety.unblock(actor, other.pk)
-    except MessengerError as error:
-        return failed(request, error, status=403)
-    return succeeded(
+    return _person_action(
         request,
-        _("You unblocked %(name)s. What they sent meanwhile now shows.")
-        % {"name": other.display_name},
-        participant=other.pk,
+        participant_id,
+        safety.unblock,
+        _("You unblocked %(name)s. What they sent meanwhile now shows."),
     )
