@@ -33,10 +33,14 @@ class DataSet:
         self.me = None
         self.big_thread = None
         self.my_threads = 0
+        self.site = None
 
     # -- building -------------------------------------------------------------------
 
     def build(self, user_count=1000):
+        from wagtail.models import Site
+
+        self.site = Site.objects.filter(is_default_site=True).first()
         User = get_user_model()
         password = make_password("bench")
         with transaction.atomic():
@@ -82,6 +86,7 @@ class DataSet:
         threads = Thread.objects.bulk_create(
             [
                 Thread(
+                    site=self.site,
                     subject=f"Question {offset + i}",
                     last_message_at=stamps[i],
                     message_count=per_thread,

@@ -22,18 +22,26 @@ Folder = Participant.Folder
 
 class Forms(HTMLParser):
     """The POST forms of a page: action, hidden fields and submit buttons (with their
-    ``formaction``), which is all a browser without JavaScript has."""
+    ``formaction``), which is all a browser without JavaScript has. A button outside
+    its form names it with the ``form`` attribute, as browsers honour."""
 
     def __init__(self, html):
         super().__init__()
-        self.forms, self._current = [], None
+        self.forms, self._current, self._by_id, self._outside = [], None, {}, []
         self.feed(html)
+        for attrs in self._outside:
+            if attrs["form"] in self._by_id:
+                self._by_id[attrs["form"]]["buttons"].append(attrs)
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form" and attrs.get("method", "").lower() == "post":
             self._current = {"action": attrs.get("action", ""), "fields": {}, "buttons": []}
             self.forms.append(self._current)
+            if attrs.get("id"):
+                self._by_id[attrs["id"]] = self._current
+        elif tag == "button" and attrs.get("form"):
+            self._outside.append(attrs)
         elif self._current is not None and tag == "input" and attrs.get("type") == "hidden":
             self._current["fields"][attrs["name"]] = attrs.get("value", "")
         elif self._current is not None and tag == "button":

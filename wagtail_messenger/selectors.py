@@ -28,8 +28,10 @@ def inbox(actor, folder=Folder.INBOX, *, flagged=False, unread=False):
         rows = rows.filter(flagged=True)
     if unread:
         rows = rows.filter(unread_count__gt=0)
+    # The listing page itself is not joined: rows show the stored title, and a Wagtail
+    # page row is wide (building one per row cost more than the rest of the row).
     return (
-        rows.select_related("thread", "thread__listing", "thread__last_message__sender")
+        rows.select_related("thread", "thread__last_message__sender")
         .prefetch_related(everyone_prefetch())
         .order_by("peer_blocked", "-last_message_at", "-pk")
     )

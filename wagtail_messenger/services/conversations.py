@@ -171,8 +171,13 @@ def _previous_submit(key, sender_filter):
     sender made it; a key reused by somebody else is refused."""
     if not key:
         return None
+    # The unique index on the key is partial (non-empty keys); SQLite uses it only when
+    # the query repeats its condition, else every submit scans the messages table.
     previous = (
-        Message.objects.select_related("thread", "sender").filter(idempotency_key=key).first()
+        Message.objects.select_related("thread", "sender")
+        .filter(idempotency_key=key)
+        .exclude(idempotency_key="")
+        .first()
     )
     if previous is None:
         return None

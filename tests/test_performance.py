@@ -1,0 +1,184 @@
+"""Query budgets of the pages the benchmark measures (bench/run.py), through the test
+client with a user logged in and the full middleware stack.
+
+Each page costs the same, exact number of queries with a few threads and with a few
+hundred: an extra query per row or per message, or a second settings lookup, fails
+here before it shows in the benchmark. The header total and the poll with nothing new
+cost one query beyond the least any logged-in page pays (the session and the user).
+"""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from wagtail_messenger.conf import get_setting
+from wagtail_messenger.models import Message, Participant, Thread
+
+# bench.urls: the sandbox's URLs plus the benchmark's two floors.
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("bench.urls")]
+
+# session + user: what the trivial login_required view (bench "floor_auth") costs.
+FLOOR_AUTH = 2
+BUDGET = {
+    "floor_auth": FLOOR_AUTH,
+    # + participant rows of the page, their threads' participants, contact
+    # preference, header total
+    "inbox": FLOOR_AUTH + 4,
+    # + thread, own row, site settings, blocks, messages, participants, header total
+    "thread": FLOOR_AUTH + 7,
+    "unread": FLOOR_AUTH + 1,
+    "poll": FLOOR_AUTH + 1,
+}
+
+
+class World:
+    """The measured user, partners, and threads written with bulk inserts."""
+
+    def __init__(self, site, make_user):
+        self.site = site
+        self.me = make_user("measured")
+        self.partners = [make_user(f"partner{i}") for i in range(5)]
+        self.count = 0
+        self.now = timezone.now()
+        self.big = self.threads(1, per_thread=get_setting("MESSAGES_PER_PAGE") * 2 + 5)[0]
+
+    def threads(self, count, per_thread=4):
+        stamps = [self.now - timedelta(minutes=self.count + i + 1) for i in range(count)]
+        threads = Thread.objects.bulk_create(
+            [
+                Thread(
+                    site=self.site,
+                    subject=f"Question {self.count + i}",
+                    last_message_at=stamps[i],
+                    message_count=per_thread,
+                )
+                for i in range(count)
+            ]
+        )
+        rows = []
+        for i, thread in enumerate(threads):
+            other = self.partners[(self.count + i) % len(self.partners)]
+            for person, first in ((self.me, True), (other, False)):
+                rows.append(
+                    Participant(
+                        thread=thread,
+                        kind="user",
+                        user=person,
+                        name=person.first_name,
+                        email=person.email,
+                        is_initiator=first,
+                        last_message_at=stamps[i],
+                        last_read_at=stamps[i],
+                        unread_count=(self.count + i) % 3 if first else 0,
+                    )
+                )
+        rows = Participant.objects.bulk_create(rows)
+        Message.objects.bulk_create(
+            [
+                Message(
+                    thread=thread,
+                    sender=rows[2 * i + j % 2],
+                    body=f"Message {j}: is it still available? See https://example.com/{j}",
+                    created_at=stamps[i] - timedelta(seconds=per_thread - j),
+                )
+                for i, thread in enumerate(threads)
+                for j in range(per_thread)
+            ]
+        )
+        for thread in threads:
+            thread.last_message = Message.objects.filter(thread=thread).order_by("pk").last()
+        Thread.objects.bulk_update(threads, ["last_message"])
+        self.count += count
+        return threads
+
+
+@pytest.fixture
+def world(site, make_user):
+    return World(site, make_user)
+
+
+def queries(client, method, url, data=None):
+    with CaptureQueriesContext(connection) as ctx:
+        response = getattr(client, method)(url, data or {})
+    assert response.status_code in (200, 204, 302), response.status_code
+    return len(ctx), response
+
+
+def measure(client, world):
+    newest = Message.objects.filter(thread=world.big).order_by("-pk").first().pk
+    urls = {
+        "floor_auth": ("get", "/bench/floor-auth/", None),
+        "inbox": ("get", reverse("wagtail_messenger:inbox"), None),
+        "thread": ("get", world.big.get_absolute_url(), None),
+        "unread": ("get", reverse("wagtail_messenger:unread"), None),
+        "poll": ("get", reverse("wagtail_messenger:poll", args=[world.big.pk]), {"after": newest}),
+    }
+    counts = {}
+    for name, (method, url, data) in urls.items():
+        client.get(url, data or {})  # first visit: marks the thread read, warms caches
+        counts[name], response = queries(client, method, url, data)
+        if name == "poll":
+            assert response.status_code == 204  # nothing new
+    return counts
+
+
+def test_pages_cost_the_same_queries_with_few_and_many_threads(client, world):
+    client.force_login(world.me)
+    world.threads(3)
+    small = measure(client, world)
+    world.threads(300)
+    large = measure(client, world)
+    assert small == BUDGET
+    assert large == BUDGET
+
+
+def test_header_total_and_idle_poll_cost_one_query_beyond_the_login(client, world):
+    client.force_login(world.me)
+    world.threads(40)
+    counts = measure(client, world)
+    assert counts["unread"] == counts["floor_auth"] + 1
+    assert counts["poll"] == counts["floor_auth"] + 1
+
+
+def test_inbox_and_thread_pages_are_paginated(client, world):
+    client.force_login(world.me)
+    world.threads(get_setting("THREADS_PER_PAGE") + 10)
+    inbox = client.get(reverse("wagtail_messenger:inbox")).content.decode()
+    assert inbox.count('class="wm-row__check"') == get_setting("THREADS_PER_PAGE")
+    page = client.get(world.big.get_absolute_url()).content.decode()
+    assert page.count('<li class="wm-message') == get_setting("MESSAGES_PER_PAGE")
+    # One CSRF token for the page's actions, not one per message or per action: the
+    # buttons post the shared form to their own address.
+    assert page.count('form="wm-action-form"') > get_setting("MESSAGES_PER_PAGE") // 2
+    assert page.count('id="wm-action-form"') == 1
+
+
+def reply_queries(client, world, django_capture_on_commit_callbacks):
+    url = world.big.get_absolute_url()
+    with django_capture_on_commit_callbacks() as callbacks:
+        count, response = queries(
+            client, "post", url, {"body": "Deal. When can I pick it up?", "key": uuid.uuid4().hex}
+        )
+    assert response.status_code == 302
+    assert mail.outbox == []  # no email inside the request
+    assert callbacks  # the notification waits for the commit
+    return count
+
+
+def test_reply_costs_the_same_queries_with_few_and_many_threads(
+    client, world, django_capture_on_commit_callbacks
+):
+    client.force_login(world.me)
+    world.threads(3)
+    reply_queries(client, world, django_capture_on_commit_callbacks)  # warm-up
+    small = reply_queries(client, world, django_capture_on_commit_callbacks)
+    world.threads(300)
+    large = reply_queries(client, world, django_capture_on_commit_callbacks)
+    assert small == large
+    assert Message.objects.filter(thread=world.big, body__startswith="Deal.").count() == 3
