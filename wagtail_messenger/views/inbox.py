@@ -13,6 +13,7 @@ from django.db.models import Q, prefetch_related_objects
 from django.shortcuts import render
 from django.utils.http import urlencode
 from django.utils.text import Truncator
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import selectors
@@ -20,6 +21,7 @@ from ..actors import Actor
 from ..conf import get_setting
 from ..models import Message, Participant
 from ..services import safety
+from .threads import url_maker
 
 Folder = Participant.Folder
 
@@ -123,9 +125,39 @@ def page_of(rows, *, after=None, before=None, size):
 # -- display -----------------------------------------------------------------------------
 
 
-def decorate(row):
+def row_urls():
+    """Address makers for the rows: one ``reverse`` each instead of one per row."""
+    return {
+        "thread": url_maker("wagtail_messenger:thread"),
+        "flag": url_maker("wagtail_messenger:thread_action", "flag"),
+        "unflag": url_maker("wagtail_messenger:thread_action", "unflag"),
+    }
+
+
+def row_labels():
+    """What every row says, translated once for the page rather than once per row."""
+    return {
+        "nobody": gettext("Nobody else"),
+        "blocked": gettext("Blocked"),
+        "muted": gettext("Muted"),
+        "muted_title": gettext("Notifications muted"),
+        "listing_removed": gettext("listing removed"),
+        "you": gettext("You:"),
+        "unblock": gettext("Unblock"),
+        "unread": gettext("unread"),
+        "unread_title": gettext("Unread messages"),
+        "flag": gettext("Flag as important"),
+        "unflag": gettext("Remove flag"),
+    }
+
+
+def decorate(row, urls=None):
     """What the template shows for one row, from data already loaded (no queries)."""
     thread = row.thread
+    urls = urls or row_urls()
+    row.url = urls["thread"](thread.pk)
+    row.flag_url = urls["unflag" if row.flagged else "flag"](thread.pk)
+    row.select_label = gettext("Select “%(title)s”") % {"title": thread.title}
     everyone = getattr(thread, "everyone", None) or []
     row.others = [p for p in everyone if p.pk != row.pk]
     row.other = row.others[0] if row.others else None
@@ -144,7 +176,9 @@ def decorate(row):
         elif message.state == Message.State.HIDDEN:
             row.preview_note = _("Hidden by moderators")
         else:
-            row.preview = Truncator(message.body).chars(get_setting("PREVIEW_LENGTH"))
+            length = get_setting("PREVIEW_LENGTH")
+            body = message.body
+            row.preview = body if len(body) <= length else Truncator(body).chars(length)
     elif message is None:
         row.preview_note = _("Waiting for review")
     return row
@@ -165,8 +199,9 @@ def inbox(request):
         before=decode_cursor(request.GET.get("before")),
         size=get_setting("THREADS_PER_PAGE"),
     )
+    urls = row_urls()
     for row in page.rows:
-        decorate(row)
+        decorate(row, urls)
 
     def link(**extra):
         params = {"view": tab.key, "q": query, **extra}
@@ -185,6 +220,7 @@ def inbox(request):
             "newer_url": link(before=page.newer) if page.newer else None,
             "older_url": link(after=page.older) if page.older else None,
             "preference": preference,
+            "labels": row_labels(),
             "current_url": request.get_full_path(),
         },
     )
