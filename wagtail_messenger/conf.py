@@ -25,7 +25,7 @@ DEFAULTS = {
     "INVITATION_MAX_AGE": timedelta(days=30),
     # Pagination.
     "THREADS_PER_PAGE": 20,
-    "MESSAGES_PER_PAGE": 30,
+    "MESSAGES_PER_PAGE": 20,  # older ones load on demand ("Older messages")
     # Live updates: how often open thread pages poll, in seconds.
     "POLL_INTERVAL": 5,
     # Cache alias that holds rate-limit counters; must be shared by all processes.
