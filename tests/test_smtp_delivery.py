@@ -144,7 +144,7 @@ def test_injected_headers_do_not_survive_the_smtp_hop(smtp_server, send, start, 
 
 
 @pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_workers_racing_on_one_message_send_one_email(smtp_server, settings, start, buyer, seller):
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL's row locks: set DATABASE_URL to run it.")

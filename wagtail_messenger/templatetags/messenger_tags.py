@@ -7,9 +7,11 @@
 - ``{% messenger_unread_widget %}``: "Messages (3)" for the header, with a drop-down of
   the latest threads loaded from the JSON endpoint.
 - ``{{ message.body|messenger_text }}``: plain text made safe: escaped, links made
-  clickable (``rel="nofollow noopener"``), line breaks kept.
+  clickable (``rel="nofollow noopener noreferrer"``), line breaks kept, then passed
+  through nh3's allow-list.
 """
 
+import nh3
 from django import template
 from django.utils.html import urlize
 from django.utils.safestring import mark_safe
@@ -22,6 +24,9 @@ from ..services.settings import for_site
 from ..views.account import badge
 
 register = template.Library()
+
+#: The only elements :func:`messenger_text` emits.
+MESSAGE_TAGS = {"a", "br"}
 
 
 @register.simple_tag(takes_context=True)
@@ -53,8 +58,17 @@ def messenger_unread_widget(context):
 
 @register.filter(is_safe=True, needs_autoescape=True)
 def messenger_text(value, autoescape=True):
+    """A plain-text message as HTML: everything escaped, web addresses made into links,
+    line breaks kept. Django's ``urlize`` escapes and links; nh3 then keeps only what
+    this filter means to emit (``<a href rel>`` to http, https and mailto, and ``<br>``),
+    so a mistake upstream cannot turn into markup."""
     text = normalize_newlines(str(value or ""))
-    html = urlize(text, trim_url_limit=60, nofollow=True, autoescape=True)
-    # Every character the sender typed is escaped by now, so this only meets our links.
-    html = html.replace(' rel="nofollow"', ' rel="nofollow noopener"')
-    return mark_safe(html.replace("\n", "<br>"))  # noqa: S308  escaped above
+    html = urlize(text, trim_url_limit=60, nofollow=True, autoescape=True).replace("\n", "<br>")
+    cleaned = nh3.clean(
+        html,
+        tags=MESSAGE_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener noreferrer",
+    )
+    return mark_safe(cleaned)  # noqa: S308  escaped by urlize, then allow-listed by nh3
