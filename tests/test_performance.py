@@ -182,3 +182,25 @@ def test_reply_costs_the_same_queries_with_few_and_many_threads(
     large = reply_queries(client, world, django_capture_on_commit_callbacks)
     assert small == large
     assert Message.objects.filter(thread=world.big, body__startswith="Deal.").count() == 3
+
+
+def test_header_total_is_exact_below_a_hundred_and_99_plus_above(client, world):
+    from wagtail_messenger.actors import Actor
+    from wagtail_messenger.selectors import UNREAD_TOTAL_LIMIT
+
+    client.force_login(world.me)
+    world.threads(30)
+    exact = Participant.objects.unread_total(Actor.for_user(world.me))
+    assert 0 < exact < UNREAD_TOTAL_LIMIT
+    assert client.get(reverse("wagtail_messenger:unread")).json() == {
+        "unread": exact,
+        "badge": str(exact),
+    }
+    world.threads(300)
+    assert Participant.objects.unread_total(Actor.for_user(world.me)) > UNREAD_TOTAL_LIMIT
+    assert client.get(reverse("wagtail_messenger:unread")).json() == {
+        "unread": UNREAD_TOTAL_LIMIT,
+        "badge": "99+",
+    }
+    page = client.get(reverse("wagtail_messenger:inbox")).content.decode()
+    assert "(99+)" in page

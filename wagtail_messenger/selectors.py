@@ -78,8 +78,26 @@ def search_inbox(rows, actor, text):
     )
 
 
+#: The header total is exact below this; from here on it says "at least" (the badge
+#: shows "99+" from 100).
+UNREAD_TOTAL_LIMIT = 100
+
+
 def unread_total(actor):
-    return Participant.objects.unread_total(actor)
+    """The header total: unread messages over the actor's inbox and archive, from the
+    stored counters of at most ``UNREAD_TOTAL_LIMIT`` rows (each counts at least one).
+
+    Exact below ``UNREAD_TOTAL_LIMIT``; ``UNREAD_TOTAL_LIMIT`` itself means "that many or
+    more", which the badge shows as "99+". Reading a bounded number of rows keeps the
+    header of every page the same cost with 100 conversations unread or 10,000
+    (``Participant.objects.unread_total`` gives the exact figure, at a cost that grows
+    with the unread rows)."""
+    rows = Participant.objects.for_actor(actor).filter(
+        unread_count__gt=0,
+        folder__in=[Folder.INBOX, Folder.ARCHIVE],
+    )
+    counts = list(rows.values_list("unread_count", flat=True)[:UNREAD_TOTAL_LIMIT])
+    return UNREAD_TOTAL_LIMIT if len(counts) == UNREAD_TOTAL_LIMIT else sum(counts)
 
 
 @dataclass
