@@ -222,13 +222,24 @@ def test_invitation_shows_a_preview_when_the_site_allows(conf, make_contact_page
 
 
 def test_second_message_in_the_thread_sends_no_second_invitation(
-    conf, listing, make_contact_page, submit
+    conf, listing, make_contact_page, submit, client, buyer
 ):
+    client.force_login(buyer)  # a proven sender continues their thread about the listing
     page = make_contact_page(parent=listing, to_address="newseller@example.com", slug="ask")
     submit(page)
     submit(page, {**VISITOR, "message": "Any news?"})
     assert Thread.objects.get().message_count == 2
     assert len(sent_to("newseller@example.com")) == 1
+
+
+def test_an_anonymous_visitor_typing_an_email_never_joins_that_persons_thread(
+    conf, listing, make_contact_page, submit
+):
+    page = make_contact_page(parent=listing, to_address="newseller@example.com", slug="ask")
+    submit(page)
+    submit(page, {**VISITOR, "message": "Written by someone typing the same email"})
+    first, second = Thread.objects.order_by("pk")
+    assert (first.message_count, second.message_count) == (1, 1)
 
 
 def claim_path(invitation):

@@ -230,3 +230,51 @@ def test_post_message_writes_in_a_constant_number_of_queries(start, actor, buyer
     with CaptureQueriesContext(connection) as later:
         conversations.post_message(actor=me, thread=posted.thread, body="last")
     assert len(later) == len(first)
+
+
+def test_an_unproven_guest_cannot_join_someone_elses_thread(start, seller, listing):
+    """Typing another person's email starts a new thread; it never lands in theirs."""
+    theirs = start(Party.guest("Gus", "gus@example.com"), seller, listing=listing).thread
+    impostor = start(Party.guest("Not Gus", "gus@example.com"), seller, listing=listing)
+    assert impostor.thread != theirs
+    assert theirs.messages.count() == 1
+    proven = start(
+        Party.guest("Gus", "gus@example.com"), seller, listing=listing, sender_proven=True
+    )
+    assert proven.thread in {theirs, impostor.thread}, "a proven guest continues a thread"
+    assert Thread.objects.count() == 2
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_racing_the_thread_deletion_gets_a_clear_refusal(start, actor, buyer, seller):
+    """Maintenance locks and deletes the thread while a reply is being written: the reply
+    waits for the lock, then is refused with a sentence (not a database error)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL's row locks: set DATABASE_URL to run it.")
+    posted = start(buyer, seller)
+    thread = Thread.objects.get(pk=posted.thread.pk)
+    locked, release = threading.Event(), threading.Event()
+
+    def purge():
+        try:
+            with transaction.atomic():
+                Thread.objects.select_for_update().filter(pk=thread.pk).delete()
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=purge)
+    worker.start()
+    assert locked.wait(10)
+    threading.Timer(0.5, release.set).start()  # commit the deletion while the reply waits
+    with pytest.raises(NotAllowed) as excinfo:
+        conversations.post_message(actor=actor(seller), thread=thread, body="Still there?")
+    worker.join(10)
+    assert "no longer exists" in str(excinfo.value)
+    assert not Thread.objects.filter(pk=thread.pk).exists()

@@ -53,10 +53,18 @@ def start_thread(
     upload=None,
     data=None,
     conf=None,
+    sender_proven=None,
 ):
     """Start a conversation from ``sender`` to ``recipient`` (both
     :class:`~wagtail_messenger.services.parties.Party`), or add to the open one they
-    already have about the same listing. Returns :class:`Posted`."""
+    already have about the same listing. Returns :class:`Posted`.
+
+    Only a proven sender joins an existing thread: a user, or a guest whose email a
+    private link proved (the caller says so with ``sender_proven=True``). A guest who
+    merely typed an address starts a new thread, so nobody can slip a message into
+    another person's conversation by typing their email."""
+    if sender_proven is None:
+        sender_proven = sender.user is not None
     conf = conf or for_site(site)
     if not conf.enabled:
         raise MessengerDisabled()
@@ -81,7 +89,8 @@ def start_thread(
 
     try:
         with transaction.atomic():
-            thread = _open_thread_between(sender, recipient, listing) if listing else None
+            joinable = listing is not None and sender_proven
+            thread = _open_thread_between(sender, recipient, listing) if joinable else None
             new_thread = thread is None
             if new_thread:
                 thread = _create_thread(site, listing, subject, origin, sender, recipient)
@@ -128,9 +137,12 @@ def post_message(*, actor, thread, body, upload=None, idempotency_key="", conf=N
             )
     except IntegrityError:
         previous = _previous_submit(idempotency_key, {"id": participant.pk})
-        if previous is None:
-            raise
-        return Posted(thread, previous, created=False)
+        if previous is not None:
+            return Posted(thread, previous, created=False)
+        if not Thread.objects.filter(pk=thread.pk).exists():
+            # Deleted while the reply was being written (maintenance purged it).
+            raise NotAllowed(_("This conversation no longer exists.")) from None
+        raise
     return Posted(thread, message)
 
 

@@ -104,6 +104,9 @@ def compose(request, page_id):
                     idempotency_key=data["key"],
                     upload=upload,
                     conf=conf,
+                    # A guest's email is proven by their private link (session), not by
+                    # typing it: only then may the message join their existing thread.
+                    sender_proven=actor.user is not None or actor.is_guest,
                 )
         except MessengerError as error:
             form.add_error(None, str(error))
