@@ -96,6 +96,9 @@ def unread_total(actor):
         unread_count__gt=0,
         folder__in=[Folder.INBOX, Folder.ARCHIVE],
     )
+    # Latest first, as the partial index wm_part_user_unread holds them: the scan stops
+    # after UNREAD_TOTAL_LIMIT rows (without an order PostgreSQL may pick a table scan).
+    rows = rows.order_by("-last_message_at")
     counts = list(rows.values_list("unread_count", flat=True)[:UNREAD_TOTAL_LIMIT])
     return UNREAD_TOTAL_LIMIT if len(counts) == UNREAD_TOTAL_LIMIT else sum(counts)
 
