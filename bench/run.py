@@ -74,12 +74,21 @@ def main():
 
 
 def write_markdown(results, path):
+    import platform
+
+    import django
+
     lines = [
         "# Benchmark results",
         "",
-        "Written by `python bench/run.py` (see the module docstring for the method). "
-        "`ratio` is the median divided by `floor_auth`'s median in the same run; `purge` "
-        "reports rows deleted per second in `rows_per_s`.",
+        "Written by `python bench/run.py` (see the module docstring for the method and "
+        "[docs/performance.md](../docs/performance.md) for the findings). `ratio` is the "
+        "median divided by `floor_auth`'s median in the same run; `purge` reports rows "
+        "deleted per second in `rows_per_s`.",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: Python "
+        f"{platform.python_version()}, Django {django.get_version()}, "
+        f"{os.cpu_count()} CPUs.",
         "",
         "| db | threads | operation | queries | median ms | p95 ms | ratio | rows/s |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
