@@ -278,3 +278,11 @@ def test_a_reply_racing_the_thread_deletion_gets_a_clear_refusal(start, actor, b
     worker.join(10)
     assert "no longer exists" in str(excinfo.value)
     assert not Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_replying_clears_the_repliers_own_unread_count(start, actor, buyer, seller):
+    posted = start(buyer, seller)
+    assert posted.thread.participants.get(user=seller).unread_count == 1
+    conversations.post_message(actor=actor(seller), thread=posted.thread, body="Yes!")
+    assert posted.thread.participants.get(user=seller).unread_count == 0
+    assert posted.thread.participants.get(user=buyer).unread_count == 1

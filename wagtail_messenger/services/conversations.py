@@ -170,7 +170,8 @@ def deliver(message):
     reached.filter(folder=Participant.Folder.ARCHIVE).update(folder=Participant.Folder.INBOX)
     reached.update(last_message_at=now)
     _receiving(live.exclude(pk=sender.pk), sender).update(unread_count=F("unread_count") + 1)
-    Participant.objects.filter(pk=sender.pk).update(last_read_at=now)
+    # Writing in a thread means having read it: the sender's own counter goes to zero.
+    Participant.objects.filter(pk=sender.pk).update(last_read_at=now, unread_count=0)
     transaction.on_commit(lambda: notifications.message_delivered(message))
     transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
 
