@@ -83,3 +83,23 @@ class Actor:
                 }
             )
         return Q(pk__in=[])
+
+    def participant_sql(self, column):
+        """The SQL twin of :meth:`participant_q` for the two hot queries written in SQL
+        (:mod:`wagtail_messenger.hot`): a ``WHERE`` fragment and its parameters.
+        ``column(name)`` quotes a participant field's column."""
+        from .models import Participant
+
+        if self.user is not None:
+            sql, params = f"{column('user')} = %s", [self.user.pk]
+            if self.team_ids:
+                marks = ", ".join(["%s"] * len(self.team_ids))
+                sql = f"({sql} OR {column('group')} IN ({marks}))"
+                params += list(self.team_ids)
+            return sql, params
+        if self.guest_email:
+            return f"{column('kind')} = %s AND {column('email')} = %s", [
+                Participant.Kind.GUEST.value,
+                self.guest_email,
+            ]
+        return "1 = 0", []

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
+from . import hot
 from .conf import get_setting
 from .models import Block, Message, Participant
 from .services import access
@@ -92,15 +93,10 @@ def unread_total(actor):
     header of every page the same cost with 100 conversations unread or 10,000
     (``Participant.objects.unread_total`` gives the exact figure, at a cost that grows
     with the unread rows)."""
-    rows = Participant.objects.for_actor(actor).filter(
-        unread_count__gt=0,
-        folder__in=[Folder.INBOX, Folder.ARCHIVE],
-    )
-    # Latest first, as the partial index wm_part_user_unread holds them: the scan stops
-    # after UNREAD_TOTAL_LIMIT rows (without an order PostgreSQL may pick a table scan).
-    rows = rows.order_by("-last_message_at")
-    counts = list(rows.values_list("unread_count", flat=True)[:UNREAD_TOTAL_LIMIT])
-    return UNREAD_TOTAL_LIMIT if len(counts) == UNREAD_TOTAL_LIMIT else sum(counts)
+    if actor.is_anonymous:
+        return 0
+    total, rows = hot.unread_total(actor, UNREAD_TOTAL_LIMIT)
+    return UNREAD_TOTAL_LIMIT if rows == UNREAD_TOTAL_LIMIT else total
 
 
 @dataclass

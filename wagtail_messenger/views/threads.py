@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .. import selectors
+from .. import hot, selectors
 from ..actors import Actor
 from ..conf import get_setting
 from ..exceptions import MessengerError, NotAllowed
@@ -222,19 +222,15 @@ def poll_state(actor, thread_id, after):
         thread_id = int(thread_id)
     except (TypeError, ValueError):
         return None
-    newer = Message.objects.filter(thread_id=OuterRef("pk"), pk__gt=after)
-
-    def state(threads):
-        return (
-            threads.filter(pk=thread_id)
+    found = hot.poll_state(actor, thread_id, after)
+    if found is None and actor.is_moderator:
+        newer = Message.objects.filter(thread_id=OuterRef("pk"), pk__gt=after)
+        found = (
+            Thread.objects.filter(pk=thread_id)
             .annotate(has_new=Exists(newer))
             .values_list("has_new", flat=True)
             .first()
         )
-
-    found = state(Thread.objects.participating(actor))
-    if found is None and actor.is_moderator:
-        found = state(Thread.objects.all())
     return found
 
 

@@ -1,0 +1,97 @@
+"""The header total and the poll's check, written in SQL (wagtail_messenger.hot), agree
+with their ORM twins for every kind of actor: a user, a team member, a guest."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from wagtail_messenger import hot, selectors
+from wagtail_messenger.actors import Actor
+from wagtail_messenger.models import Participant, Thread
+from wagtail_messenger.services import conversations, participation
+from wagtail_messenger.services.parties import Party
+from wagtail_messenger.views.threads import poll_state
+
+pytestmark = pytest.mark.django_db
+
+
+def orm_poll_state(actor, thread, after):
+    if not Thread.objects.participating(actor).filter(pk=thread.pk).exists():
+        return None
+    return thread.messages.filter(pk__gt=after).exists()
+
+
+@pytest.fixture
+def people(start, buyer, seller, make_user):
+    team = Group.objects.create(name="Support")
+    alice = make_user("alice")
+    team.user_set.add(alice)
+    guest = Party.guest("Gus", "Gus@Example.com")
+    threads = [
+        start(buyer, seller).thread,
+        start(guest, seller, body="Is the bike still there?").thread,
+        start(buyer, Party.team(team), body="Hello team").thread,
+        start(guest, Party.team(team), body="Hello again").thread,
+    ]
+    conversations.post_message(actor=Actor.for_user(seller), thread=threads[1], body="Yes")
+    conversations.post_message(actor=Actor.for_user(seller), thread=threads[1], body="Come")
+    return {
+        "buyer": Actor.for_user(buyer),
+        "seller": Actor.for_user(seller),
+        "team member": Actor.for_user(alice),
+        "guest": Actor.for_guest("gus@example.com"),
+        "stranger": Actor.for_user(make_user("stranger")),
+        "threads": threads,
+    }
+
+
+ACTORS = ["buyer", "seller", "team member", "guest", "stranger"]
+
+
+@pytest.mark.parametrize("who", ACTORS)
+def test_header_total_matches_the_stored_counters(people, who):
+    actor = people[who]
+    assert selectors.unread_total(actor) == Participant.objects.unread_total(actor)
+
+
+def test_header_totals_count_what_each_person_has_not_read(people):
+    totals = {who: selectors.unread_total(people[who]) for who in ACTORS}
+    # seller: the buyer's first message (answering the guest read theirs); guest: the
+    # seller's two replies; team: two threads started with it; buyer: only wrote.
+    assert totals == {"buyer": 0, "seller": 1, "team member": 2, "guest": 2, "stranger": 0}
+    participation.mark_read(people["team member"], people["threads"][2].pk)
+    assert selectors.unread_total(people["team member"]) == 1
+
+
+def test_trashed_threads_leave_the_header_total(people):
+    seller = people["seller"]
+    participation.trash(seller, people["threads"][0].pk)
+    assert selectors.unread_total(seller) == 0 == Participant.objects.unread_total(seller)
+    participation.restore(seller, people["threads"][0].pk)
+    assert selectors.unread_total(seller) == 1
+
+
+@pytest.mark.parametrize("who", ACTORS)
+def test_poll_check_matches_participation(people, who):
+    actor = people[who]
+    for thread in people["threads"]:
+        newest = thread.messages.order_by("-pk").values_list("pk", flat=True).first()
+        for after in (0, newest):
+            assert hot.poll_state(actor, thread.pk, after) == orm_poll_state(actor, thread, after)
+
+
+def test_poll_finds_nothing_in_a_thread_the_person_deleted(people):
+    seller, thread = people["seller"], people["threads"][0]
+    assert hot.poll_state(seller, thread.pk, 0) is True
+    Participant.objects.filter(thread=thread, user=seller.user).update(
+        folder=Participant.Folder.DELETED
+    )
+    assert hot.poll_state(seller, thread.pk, 0) is None
+
+
+def test_moderators_poll_threads_they_take_no_part_in(people, moderator):
+    thread = people["threads"][0]
+    newest = thread.messages.order_by("-pk").values_list("pk", flat=True).first()
+    assert hot.poll_state(Actor.for_user(moderator), thread.pk, 0) is None
+    assert poll_state(Actor.for_user(moderator), thread.pk, 0) is True
+    assert poll_state(Actor.for_user(moderator), thread.pk, newest) is False
+    assert poll_state(Actor.for_user(moderator), 10**9, 0) is None
