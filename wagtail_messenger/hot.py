@@ -29,23 +29,21 @@ def _quoting(model):
     return connection, quote(model._meta.db_table), column
 
 
-def unread_total(actor, limit):
-    """Unread messages over the actor's inbox and archive, from the stored counters of
-    at most ``limit`` rows, latest first (the partial index ``wm_part_user_unread``
-    holds them in that order, so the scan stops early). Returns ``(total, rows read)``."""
+def unread_counters(actor, limit):
+    """The unread counters of the actor's inbox and archive rows that have any, latest
+    first, at most ``limit`` of them: the partial index ``wm_part_user_unread`` holds
+    them in that order, so the scan stops early."""
     connection, table, column = _quoting(Participant)
     mine, params = actor.participant_sql(column)
     sql = (
-        f"SELECT COALESCE(SUM(n), 0), COUNT(*) FROM ("  # noqa: S608
-        f"SELECT {column('unread_count')} AS n FROM {table}"
+        f"SELECT {column('unread_count')} FROM {table}"  # noqa: S608
         f" WHERE {mine} AND {column('unread_count')} > 0 AND {column('folder')} IN (%s, %s)"
-        f" ORDER BY {column('last_message_at')} DESC LIMIT %s) AS unread_rows"
+        f" ORDER BY {column('last_message_at')} DESC LIMIT %s"
     )
     folders = [Participant.Folder.INBOX.value, Participant.Folder.ARCHIVE.value]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *folders, limit])
-        total, rows = cursor.fetchone()
-    return int(total), int(rows)
+        return [count for (count,) in cursor.fetchall()]
 
 
 def poll_state(actor, thread_id, after):

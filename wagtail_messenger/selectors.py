@@ -95,8 +95,8 @@ def unread_total(actor):
     with the unread rows)."""
     if actor.is_anonymous:
         return 0
-    total, rows = hot.unread_total(actor, UNREAD_TOTAL_LIMIT)
-    return UNREAD_TOTAL_LIMIT if rows == UNREAD_TOTAL_LIMIT else total
+    counts = hot.unread_counters(actor, UNREAD_TOTAL_LIMIT)
+    return UNREAD_TOTAL_LIMIT if len(counts) == UNREAD_TOTAL_LIMIT else sum(counts)
 
 
 @dataclass
