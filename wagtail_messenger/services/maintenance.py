@@ -337,11 +337,11 @@ def _would(run, lines):
 # Each returns a :class:`JobResult`.
 
 
-def _purge_threads_step(run, scope, cutoff):
-    if not run.dry_run:
-        finish_expired_files(run, scope)
-    doomed = Q(last_message_at__lt=cutoff)
-    for ids in id_batches(Thread.objects.filter(scope.q(), doomed), run.batch_size):
+def _delete_threads_in_batches(run, scope, condition):
+    """Delete the threads in ``scope`` matching ``condition`` (a ``Q`` or an
+    expression), batch by batch; :func:`delete_threads` checks ``condition`` again under
+    the row locks. A dry run counts and describes them instead."""
+    for ids in id_batches(Thread.objects.filter(scope.q(), condition), run.batch_size):
         run.result.batches += 1
         run.checkpoint("picked", ids)
         if run.dry_run:
@@ -350,9 +350,16 @@ def _purge_threads_step(run, scope, cutoff):
             _would(run, [_("delete %(what)s") % {"what": t} for t in _describe_threads(ids)])
             continue
         before = run.result.threads_deleted
-        delete_threads(run, ids, doomed)
+        delete_threads(run, ids, condition)
         deleted = run.result.threads_deleted - before
         _progress(run, _("threads deleted"), deleted, run.result.threads_deleted)
+
+
+def _purge_threads_step(run, scope, cutoff):
+    if not run.dry_run:
+        finish_expired_files(run, scope)
+    doomed = Q(last_message_at__lt=cutoff)
+    _delete_threads_in_batches(run, scope, doomed)
 
 
 def purge_inactive_threads(**options):
@@ -431,18 +438,7 @@ def _empty_trash_step(run, scope, cutoff):
     if run.dry_run:
         live = live.exclude(old)
     orphaned = ~Exists(live)
-    for ids in id_batches(Thread.objects.filter(scope.q()).filter(orphaned), run.batch_size):
-        run.result.batches += 1
-        run.checkpoint("picked", ids)
-        if run.dry_run:
-            run.result.threads_deleted += len(ids)
-            run.result.files_deleted += holding_files().filter(message__thread_id__in=ids).count()
-            _would(run, [_("delete %(what)s") % {"what": t} for t in _describe_threads(ids)])
-            continue
-        before = run.result.threads_deleted
-        delete_threads(run, ids, orphaned)
-        deleted = run.result.threads_deleted - before
-        _progress(run, _("threads deleted"), deleted, run.result.threads_deleted)
+    _delete_threads_in_batches(run, scope, orphaned)
 
 
 def empty_trash(**options):
