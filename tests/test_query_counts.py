@@ -72,7 +72,8 @@ def test_reads_are_flat_from_10_to_500_threads(reader, make_user):
             for row in rows:  # what the template touches
                 _ = (
                     row.thread.title,
-                    row.thread.last_message and row.thread.last_message.sender,
+                    row.thread.last_message and row.thread.last_message.body,
+                    row.thread.last_message and row.thread.last_message.sender_id,
                     [p.name for p in row.thread.everyone],
                 )
         elif reader == "unread":
