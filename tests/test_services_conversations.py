@@ -119,8 +119,24 @@ def test_double_submit_with_same_key_posts_once(start, actor, buyer, seller):
     reply_again = conversations.post_message(
         actor=actor(seller), thread=first.thread, body="Yes", idempotency_key="k2"
     )
-    assert reply_again.message == reply.message
+    assert reply_again.message == reply.message and reply_again.created is False
     assert Message.objects.count() == 2
+    buyer_row = first.thread.participants.get(user=buyer)
+    assert buyer_row.unread_count == 1, "the second submit counted nothing"
+    assert Thread.objects.get(pk=first.thread.pk).message_count == 2
+
+
+def test_reply_key_of_someone_else_is_refused_and_writes_nothing(start, actor, buyer, seller):
+    first = start(buyer, seller, idempotency_key="k1")
+    conversations.post_message(
+        actor=actor(buyer), thread=first.thread, body="Still there?", idempotency_key="k2"
+    )
+    with pytest.raises(InvalidMessage):
+        conversations.post_message(
+            actor=actor(seller), thread=first.thread, body="Yes", idempotency_key="k2"
+        )
+    assert Message.objects.count() == 2
+    assert first.thread.participants.get(user=seller).unread_count == 2
 
 
 def test_idempotency_key_of_someone_else_is_refused(start, buyer, seller, make_user):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -118,18 +118,24 @@ def start_thread(
     return Posted(thread, message)
 
 
-def post_message(*, actor, thread, body, upload=None, idempotency_key="", conf=None):
-    """Reply in ``thread`` as ``actor``. Returns :class:`Posted`."""
+def post_message(
+    *, actor, thread, body, upload=None, idempotency_key="", conf=None, participant=None
+):
+    """Reply in ``thread`` as ``actor``. Returns :class:`Posted`.
+
+    ``participant`` is the actor's own row in the thread when the caller has already
+    looked it up (the thread page has), else it is looked up here. A second submit of
+    the same form (same ``idempotency_key``) returns the first one's message: the unique
+    index on the key refuses the second row, so the usual, first submit pays no lookup.
+    """
     conf = conf or for_site(thread.site)
     if not conf.enabled:
         raise MessengerDisabled()
-    participant = access.require_participant(actor, thread)
+    if participant is None:
+        participant = access.require_participant(actor, thread)
     if not thread.is_open:
         raise NotAllowed(_("This conversation was closed by the moderators."))
     body = clean_body(body)
-    previous = _previous_submit(idempotency_key, {"id": participant.pk})
-    if previous is not None:
-        return Posted(thread, previous, created=False)
     try:
         with transaction.atomic():
             message = _save_message(
@@ -162,16 +168,24 @@ def deliver(message):
     thread = message.thread  # keep the caller's instance in step with the row
     thread.last_message, thread.last_message_at = message, now
     thread.message_count += 1
-    live = Participant.objects.filter(thread_id=thread_id).live()
     sender = message.sender
-    # People who block the sender are left exactly as they were: no unread count, no
-    # move out of the archive, no new place at the top of their inbox.
-    reached = live.filter(pk=sender.pk) | _receiving(live.exclude(pk=sender.pk), sender)
-    reached.filter(folder=Participant.Folder.ARCHIVE).update(folder=Participant.Folder.INBOX)
-    reached.update(last_message_at=now)
-    _receiving(live.exclude(pk=sender.pk), sender).update(unread_count=F("unread_count") + 1)
-    # Writing in a thread means having read it: the sender's own counter goes to zero.
-    Participant.objects.filter(pk=sender.pk).update(last_read_at=now, unread_count=0)
+    is_sender = Q(pk=sender.pk)
+    # One UPDATE for every row the message reaches. People who block the sender are
+    # left exactly as they were: no unread count, no move out of the archive, no new
+    # place at the top of their inbox. The others come back from the archive, move to
+    # the top and count one more unread; writing in a thread means having read it, so
+    # the sender's own counter goes to zero.
+    Participant.objects.filter(thread_id=thread_id).live().filter(
+        is_sender | (~is_sender & _receiving(sender))
+    ).update(
+        folder=Case(
+            When(folder=Participant.Folder.ARCHIVE, then=Value(Participant.Folder.INBOX)),
+            default=F("folder"),
+        ),
+        last_message_at=now,
+        unread_count=Case(When(is_sender, then=Value(0)), default=F("unread_count") + 1),
+        last_read_at=Case(When(is_sender, then=Value(now)), default=F("last_read_at")),
+    )
     transaction.on_commit(lambda: notifications.message_delivered(message))
     transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
 
@@ -208,10 +222,10 @@ def _block_target(person):
     return {"blocked_email": person.email or "-"}
 
 
-def _receiving(participants, sender):
-    """Participants whose person has not blocked ``sender``."""
+def _receiving(sender):
+    """``Q`` over participants whose person has not blocked ``sender``."""
     blocking = Block.objects.filter(blocker_id=OuterRef("user_id"), **_block_target(sender))
-    return participants.exclude(Exists(blocking))
+    return ~Exists(blocking)
 
 
 def _open_thread_between(sender, recipient, listing):

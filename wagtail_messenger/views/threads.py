@@ -228,6 +228,7 @@ def post_reply(request, actor, thread, participant, conf, form):
                 upload=upload,
                 idempotency_key=data["key"],
                 conf=conf,
+                participant=participant,
             )
     except MessengerError as error:
         form.add_error(None, str(error))
