@@ -95,3 +95,26 @@ def test_moderators_poll_threads_they_take_no_part_in(people, moderator):
     assert poll_state(Actor.for_user(moderator), thread.pk, 0) is True
     assert poll_state(Actor.for_user(moderator), thread.pk, newest) is False
     assert poll_state(Actor.for_user(moderator), 10**9, 0) is None
+
+
+@pytest.mark.parametrize("who", ACTORS)
+def test_thread_people_read_at_once_match_the_lookups_they_replace(people, who):
+    """The thread page reads a thread's participants once (access.people_of) and finds
+    the actor's row and their blocks in Python: the same answers as the queries."""
+    from wagtail_messenger.services import access, safety
+
+    seller = people["seller"]
+    buyer_thread, guest_thread = people["threads"][:2]
+    for thread in (buyer_thread, guest_thread):  # the seller blocks the buyer and the guest
+        other = thread.participants.exclude(user=seller.user).get()
+        safety.block(seller, other.pk)
+    actor = people[who]
+    for thread in people["threads"]:
+        found = access.people_of(actor, thread)
+        assert found.me == access.get_participant(actor, thread)
+        everyone = list(thread.participants.order_by("pk"))
+        assert found.others == [p for p in everyone if found.me is None or p != found.me]
+        expected = access.blocked_since(found.me) if found.me is not None else {}
+        assert found.blocked == expected
+    if who == "seller":
+        assert len(access.people_of(actor, guest_thread).blocked) == 1, "the guest, by email"

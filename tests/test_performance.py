@@ -30,8 +30,9 @@ BUDGET = {
     # + participant rows of the page, their threads' participants, contact
     # preference, header total
     "inbox": FLOOR_AUTH + 4,
-    # + thread, own row, site settings, blocks, messages, participants, header total
-    "thread": FLOOR_AUTH + 7,
+    # + thread, its participants (own row among them), site settings, blocks,
+    # messages, header total
+    "thread": FLOOR_AUTH + 6,
     "unread": FLOOR_AUTH + 1,
     "poll": FLOOR_AUTH + 1,
 }

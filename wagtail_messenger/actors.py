@@ -84,6 +84,22 @@ class Actor:
             )
         return Q(pk__in=[])
 
+    def is_me(self, participant):
+        """The Python twin of :meth:`participant_q`, for rows already loaded (the thread
+        page reads all of a thread's participants once and finds the actor's among
+        them)."""
+        from .models import Participant
+
+        if self.user is not None:
+            if participant.user_id == self.user.pk:
+                return True
+            return participant.group_id is not None and participant.group_id in self.team_ids
+        if self.guest_email:
+            return (
+                participant.kind == Participant.Kind.GUEST and participant.email == self.guest_email
+            )
+        return False
+
     def participant_sql(self, column):
         """The SQL twin of :meth:`participant_q` for the two hot queries written in SQL
         (:mod:`wagtail_messenger.hot`): a ``WHERE`` fragment and its parameters.

@@ -127,11 +127,12 @@ class MessagePage:
     newest_id: int | None
 
 
-def message_page(actor, thread, *, participant=None, before_id=None, limit=None):
+def message_page(actor, thread, *, participant=None, blocked=None, before_id=None, limit=None):
     """The latest ``limit`` messages of the thread (or those before ``before_id``), in
-    reading order, with senders and attachments joined in the same query."""
+    reading order, with senders and attachments joined in the same query. ``blocked``:
+    see :func:`access.visible_messages`."""
     limit = limit or get_setting("MESSAGES_PER_PAGE")
-    qs = access.visible_messages(actor, thread, participant=participant)
+    qs = access.visible_messages(actor, thread, participant=participant, blocked=blocked)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     rows = list(qs.select_related("sender", "attachment").order_by("-pk")[: limit + 1])

@@ -160,7 +160,8 @@ def thread_view(request, thread_id):
     if actor.is_anonymous:
         return redirect_to_login(request.get_full_path())
     actor, thread = load_thread(request, thread_id)
-    participant = access.get_participant(actor, thread)
+    people = access.people_of(actor, thread)
+    participant = people.me
     conf = for_site(thread.site)
     can_reply = participant is not None and thread.is_open and conf.enabled
 
@@ -181,15 +182,16 @@ def thread_view(request, thread_id):
             return JsonResponse({"ok": False, "errors": form_errors(form)}, status=400)
 
     before = int_param(request, "before")
-    page = selectors.message_page(actor, thread, participant=participant, before_id=before)
+    page = selectors.message_page(
+        actor, thread, participant=participant, blocked=people.blocked, before_id=before
+    )
     if participant is not None and participant.unread_count and before is None:
         participation.mark_read(actor, thread.pk)
     title, url = listing_link(request, thread)
-    others = [p for p in thread.participants.all() if participant is None or p.pk != participant.pk]
     prepare_messages(page.messages, participant)
     context = {
         **message_context(thread, participant, conf, request.get_full_path()),
-        "others": others,
+        "others": people.others,
         "page": page,
         "before": before,
         "listing_title": title,
