@@ -1,10 +1,9 @@
 """Read-side access: what an actor may see. Everything here goes through
 ``Thread.objects.visible_to(actor)`` and ``Participant.objects.for_actor(actor)``."""
 
-from dataclasses import dataclass
-
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.functional import cached_property
 
 from ..exceptions import NotAllowed
 from ..models import Block, Message, Participant, Thread
@@ -50,32 +49,32 @@ def blocks_q_for(user_id):
     )
 
 
-@dataclass
 class People:
-    """A thread's participants as one actor sees them (:func:`people_of`)."""
+    """A thread's participants as one actor sees them (:func:`people_of`): ``me``, the
+    actor's own live row or ``None`` (as :func:`get_participant`); ``others``,
+    everyone else in the order they joined; and ``blocked``, looked up on first use,
+    ``{participant_id: blocked_at}`` for the others ``me`` blocks (as
+    :func:`blocked_since`)."""
 
-    #: The actor's own live row, or ``None`` (as :func:`get_participant`).
-    me: Participant | None
-    #: Everyone else, in the order they joined.
-    others: list
-    #: ``{participant_id: blocked_at}`` for the others ``me`` blocks (as
-    #: :func:`blocked_since`).
-    blocked: dict
+    def __init__(self, me, others):
+        self.me = me
+        self.others = others
+
+    @cached_property
+    def blocked(self):
+        return blocked_among(self.me, self.others) if self.me is not None else {}
 
 
 def people_of(actor, thread):
-    """The thread's participants read once (one query, plus one for blocks when the
-    actor is a user among other people): what the thread page needs of them, which
-    :func:`get_participant`, :func:`blocked_since` and ``thread.participants`` would
-    take three queries to say."""
+    """The thread's participants read once (one query, plus one for blocks when they
+    are asked for): what the thread page needs of them, which :func:`get_participant`,
+    :func:`blocked_since` and ``thread.participants`` would take three queries to say."""
     everyone = list(thread.participants.order_by("pk"))
     me = None
     if not actor.is_anonymous:
         live = (p for p in everyone if p.folder != Participant.Folder.DELETED)
         me = next((p for p in live if actor.is_me(p)), None)
-    others = [p for p in everyone if me is None or p.pk != me.pk]
-    blocked = blocked_among(me, others) if me is not None else {}
-    return People(me=me, others=others, blocked=blocked)
+    return People(me, [p for p in everyone if me is None or p.pk != me.pk])
 
 
 def blocked_among(participant, others):
