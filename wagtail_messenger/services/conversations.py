@@ -176,7 +176,7 @@ def deliver(message):
     # the top and count one more unread; writing in a thread means having read it, so
     # the sender's own counter goes to zero.
     Participant.objects.filter(thread_id=thread_id).live().filter(
-        is_sender | (~is_sender & _receiving(sender))
+        is_sender | _receiving(sender)
     ).update(
         folder=Case(
             When(folder=Participant.Folder.ARCHIVE, then=Value(Participant.Folder.INBOX)),
