@@ -44,6 +44,13 @@ def claim_guest_threads_on_login(sender, request, user, **kwargs):
         guests.claim_guest_threads(user, email)
 
 
+@receiver(post_save, sender="wagtail_messenger.MessengerSettings")
+@receiver(post_delete, sender="wagtail_messenger.MessengerSettings")
+def settings_changed(sender, instance, **kwargs):
+    """An editor saved a site's settings (or the site went): the cached copy is stale."""
+    instance.forget_cached()
+
+
 @receiver(m2m_changed, sender=get_user_model().groups.through)
 def team_membership_changed(sender, **kwargs):
     """Someone joined or left a group: cached team memberships are stale."""

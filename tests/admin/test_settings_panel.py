@@ -4,6 +4,7 @@ saving, validation, and who may see it."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -124,3 +125,23 @@ def test_demo_moderator_sees_the_moderation_panel(db, client):
     assert reverse("messenger_threads:index") in home
     assert client.get(reverse("messenger_threads:index")).status_code == 200
     assert client.get(reverse("messenger_queue:index")).status_code == 200
+
+
+def test_settings_are_read_from_the_cache_and_a_save_shows_at_once(
+    site, editor, login, django_assert_num_queries
+):
+    conf = MessengerSettings.for_site(site)
+    with django_assert_num_queries(0):
+        assert MessengerSettings.for_site(site).enabled is True
+    response = login(editor).post(edit_url(site), form_data(conf, enabled=False))
+    assert response.status_code == 302
+    assert MessengerSettings.for_site(site).enabled is False
+
+
+def test_a_rolled_back_save_leaves_the_settings_as_they_were(site, conf):
+    assert MessengerSettings.for_site(site).enabled is True  # cached
+    with pytest.raises(RuntimeError), transaction.atomic():
+        conf.enabled = False
+        conf.save()
+        raise RuntimeError("the editor's request failed")
+    assert MessengerSettings.for_site(site).enabled is True

@@ -1,7 +1,8 @@
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, TabbedInterface
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
@@ -234,6 +235,39 @@ class MessengerSettings(BaseSiteSetting):
     class Meta:
         verbose_name = _("Messenger")
         verbose_name_plural = _("Messenger settings")
+
+    #: How long a process may keep a site's settings in the default cache. Saving or
+    #: deleting them clears the entry at once; with a per-process cache (LocMemCache)
+    #: the other processes see the change when their entry expires.
+    CACHE_SECONDS = 60
+
+    @staticmethod
+    def cache_key(site_id):
+        return f"wagtail_messenger:settings:{site_id}"
+
+    @classmethod
+    def for_site(cls, site):
+        """Wagtail's ``for_site`` (get, or create with the defaults) through the default
+        cache: every page that shows a "Send message" button, every thread page and every
+        reply reads the settings, and they change only when an editor saves them.
+        ``for_request`` and the ``{{ settings }}`` context processor come through here."""
+        if site is None:
+            return super().for_site(site)
+        key = cls.cache_key(site.pk)
+        found = cache.get(key)
+        if found is None:
+            found = super().for_site(site)
+            cache.set(key, found, cls.CACHE_SECONDS)
+        return found
+
+    def forget_cached(self):
+        """Drop the cached copy now and again when the transaction commits, so a
+        request that read the old row meanwhile cannot put it back for long. (Reading
+        the settings inside the saving transaction itself would cache values that a
+        rollback then undoes; the admin's edit view does not.)"""
+        key = self.cache_key(self.site_id)
+        cache.delete(key)
+        transaction.on_commit(lambda: cache.delete(key))
 
     @property
     def extension_list(self):
