@@ -118,3 +118,50 @@ def test_thread_people_read_at_once_match_the_lookups_they_replace(people, who):
         assert found.blocked == expected
     if who == "seller":
         assert len(access.people_of(actor, guest_thread).blocked) == 1, "the guest, by email"
+
+
+@pytest.mark.parametrize("who", [*ACTORS, "moderator", "left", "nobody"])
+def test_opening_a_thread_follows_the_visibility_rule(people, moderator, who):
+    """The thread pages open a thread with access.open_thread (the thread by its key,
+    then the actor's own row among its participants): the same yes or no as
+    get_visible_thread's rule for everyone, including someone who deleted the thread
+    and a moderator taking no part."""
+    from wagtail_messenger.exceptions import NotAllowed
+    from wagtail_messenger.services import access
+
+    def rule(actor, thread_id):
+        try:
+            return access.get_visible_thread(actor, thread_id)
+        except NotAllowed:
+            return None
+
+    def opened(actor, thread_id):
+        try:
+            thread, found = access.open_thread(actor, thread_id)
+        except NotAllowed:
+            return None
+        assert found.me == access.get_participant(actor, thread)
+        return thread
+
+    if who == "left":
+        actor = people["seller"]
+        Participant.objects.filter(thread=people["threads"][0], user=actor.user).update(
+            folder=Participant.Folder.DELETED
+        )
+    else:
+        actor = {"moderator": Actor.for_user(moderator), "nobody": Actor()}.get(who) or people[who]
+    ids = [t.pk for t in people["threads"]]
+    for thread_id in [*ids, max(ids) + 1, "x", None]:
+        assert opened(actor, thread_id) == rule(actor, thread_id)
+    seen = [opened(actor, i) is not None for i in ids]
+    expected = {
+        "buyer": [True, False, True, False],
+        "seller": [True, True, False, False],
+        "team member": [False, False, True, True],
+        "guest": [False, True, False, True],
+        "stranger": [False] * 4,
+        "moderator": [True] * 4,
+        "left": [False, True, False, False],
+        "nobody": [False] * 4,
+    }
+    assert seen == expected[who]

@@ -1,7 +1,7 @@
 """The thread page, its reply form, the live-update poll and "older messages".
 
-Visibility only through ``access.get_visible_thread`` (one rule for pages and JSON):
-unknown and foreign thread ids both answer 404.
+Visibility only through ``access.open_thread`` (the rule of ``get_visible_thread``, one
+for pages and JSON): unknown and foreign thread ids both answer 404.
 """
 
 from django.contrib.auth.views import redirect_to_login
@@ -41,12 +41,13 @@ def int_param(request, name):
 
 
 def load_thread(request, thread_id):
+    """The actor, the thread and its people (``access.open_thread``), or 404."""
     actor = Actor.from_request(request)
     try:
-        thread = access.get_visible_thread(actor, thread_id)
+        thread, people = access.open_thread(actor, thread_id)
     except NotAllowed:
         raise Http404 from None
-    return actor, thread
+    return actor, thread, people
 
 
 ACTION_FORM = "wm-action-form"
@@ -159,8 +160,7 @@ def thread_view(request, thread_id):
     actor = Actor.from_request(request)
     if actor.is_anonymous:
         return redirect_to_login(request.get_full_path())
-    actor, thread = load_thread(request, thread_id)
-    people = access.people_of(actor, thread)
+    actor, thread, people = load_thread(request, thread_id)
     participant = people.me
     conf = for_site(thread.site)
     can_reply = participant is not None and thread.is_open and conf.enabled
@@ -279,8 +279,8 @@ def poll(request, thread_id):
         raise Http404
     if not state:
         return HttpResponse(status=204)
-    actor, thread = load_thread(request, thread_id)
-    participant = access.get_participant(actor, thread)
+    actor, thread, people = load_thread(request, thread_id)
+    participant = people.me
     rows = selectors.messages_after(actor, thread, after, participant=participant)
     if rows and rows[-1].pk and len(rows) >= 200:
         cursor = rows[-1].pk
@@ -300,8 +300,8 @@ def poll(request, thread_id):
 @require_GET
 def older(request, thread_id):
     """The page of messages before ``?before=<message id>`` (the "older messages" button)."""
-    actor, thread = load_thread(request, thread_id)
-    participant = access.get_participant(actor, thread)
+    actor, thread, people = load_thread(request, thread_id)
+    participant = people.me
     before = int_param(request, "before")
     page = selectors.message_page(actor, thread, participant=participant, before_id=before)
     return JsonResponse(
