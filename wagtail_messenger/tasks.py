@@ -5,11 +5,13 @@ from django_tasks import task
 
 @task()
 def notify_recipients(message_id):
-    """Email the recipients of a delivered message (idempotent: a retry sends once).
+    """Email the recipients of a delivered message (idempotent: a retry sends once), and
+    enqueue ``send_invitations`` when the thread has recipients without an account.
     Raises ``mailer.DeliveryFailed`` when the mail server refused: the emails are kept
     and ``send_pending_notifications`` retries them."""
-    from .services import mailer
+    from .services import invitations, mailer
 
+    invitations.message_delivered(message_id)
     return mailer.send_message_notifications(message_id)
 
 

@@ -27,10 +27,3 @@ def register_permissions():
 
 # Late order: Wagtail's view-restriction check (order 0) runs first and wraps this.
 hooks.register("on_serve_page", injection.serve_page_hook, order=injection.HOOK_ORDER)
-
-
-@hooks.register("wagtail_messenger_after_message_posted")
-def invite_recipients_without_account(message):
-    from .services import invitations
-
-    invitations.message_delivered(message)

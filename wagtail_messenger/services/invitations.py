@@ -54,17 +54,19 @@ def party_for_address(email):
 # -- invitations -------------------------------------------------------------------------
 
 
-def message_delivered(message):
-    """A message reached its thread (hook ``AFTER_MESSAGE_POSTED``, after commit): invite
-    the thread's invitees who have not been invited to it yet. One cheap query when the
-    thread has none."""
+def message_delivered(message_id):
+    """A message reached its thread: invite the thread's invitees who have not been
+    invited to it yet, in a task of its own (a refused invitation is retried without
+    holding up the other recipients' notifications). Called by the notification task,
+    so the reply itself does not pay for the check; one cheap query when the thread
+    has no invitee."""
     has_invitees = Participant.objects.filter(
-        thread_id=message.thread_id, kind=Participant.Kind.INVITEE
+        thread__messages=message_id, kind=Participant.Kind.INVITEE
     ).exists()
     if has_invitees:
         from ..tasks import send_invitations as task
 
-        task.enqueue(message.pk)
+        task.enqueue(message_id)
 
 
 def send_invitations(message_id):
