@@ -48,6 +48,29 @@ class TestThreadPage:
         json = client.post(thread.get_absolute_url(), {"body": ""}, HTTP_ACCEPT="application/json")
         assert json.status_code == 400 and json.json()["ok"] is False
 
+    def test_listing_is_joined_to_show_it_not_to_post(self, client, thread, seller):
+        """The page reads the listing with the thread (no query of its own); a reply
+        does not read it at all, and a refused reply shows the page with its link."""
+        client.force_login(seller)
+        url = thread.get_absolute_url()
+        with CaptureQueriesContext(connection) as page:
+            assert 'href="/listings/road-bike/"' in client.get(url).content.decode()
+
+        def listing_reads(queries):
+            threads = [q["sql"] for q in queries if 'FROM "wagtail_messenger_thread"' in q["sql"]]
+            joined = [sql for sql in threads if 'JOIN "wagtailcore_page"' in sql]
+            alone = [q for q in queries if 'FROM "wagtailcore_page"' in q["sql"]]
+            return len(joined), len(alone)
+
+        assert listing_reads(page) == (1, 0)
+        with CaptureQueriesContext(connection) as reply:
+            response = client.post(url, {"body": "Yes, come today.", "key": new_key()})
+        assert response.status_code == 302
+        assert listing_reads(reply) == (0, 0)
+        refused = client.post(url, {"body": " ", "key": new_key()}).content.decode()
+        assert "Write a message before sending." in refused
+        assert 'href="/listings/road-bike/"' in refused
+
     def test_snapshot_when_the_listing_is_gone(self, client, thread, listing, buyer):
         listing.delete()
         client.force_login(buyer)

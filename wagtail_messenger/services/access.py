@@ -25,18 +25,20 @@ def get_visible_thread(actor, thread_id):
     return thread
 
 
-def open_thread(actor, thread_id):
+def open_thread(actor, thread_id, *, with_listing=False):
     """The thread and its :class:`People` as ``actor`` sees them, or :class:`NotAllowed`:
     the rule of :func:`get_visible_thread` (a live participant, or a moderator) for the
     pages that show the participants anyway. The thread is read by its key alone and
     the actor's own row among its participants says they take part, so a participant
-    pays two plain queries where the rule's subquery and the participants took three."""
+    pays two plain queries where the rule's subquery and the participants took three.
+    ``with_listing`` joins the listing page (a wide row), for the page that links to it."""
     try:
         thread_id = int(thread_id)
     except (TypeError, ValueError):
         raise NotAllowed()
+    related = ("site", "listing") if with_listing else ("site",)
     try:
-        thread = Thread.objects.select_related("site", "listing").get(pk=thread_id)
+        thread = Thread.objects.select_related(*related).get(pk=thread_id)
     except Thread.DoesNotExist:
         raise NotAllowed() from None
     people = people_of(actor, thread)

@@ -40,11 +40,11 @@ def int_param(request, name):
     return value if value >= 0 else None
 
 
-def load_thread(request, thread_id):
+def load_thread(request, thread_id, *, with_listing=False):
     """The actor, the thread and its people (``access.open_thread``), or 404."""
     actor = Actor.from_request(request)
     try:
-        thread, people = access.open_thread(actor, thread_id)
+        thread, people = access.open_thread(actor, thread_id, with_listing=with_listing)
     except NotAllowed:
         raise Http404 from None
     return actor, thread, people
@@ -160,7 +160,8 @@ def thread_view(request, thread_id):
     actor = Actor.from_request(request)
     if actor.is_anonymous:
         return redirect_to_login(request.get_full_path())
-    actor, thread, people = load_thread(request, thread_id)
+    # The listing is shown, not needed to post: a reply (which redirects) skips the join.
+    actor, thread, people = load_thread(request, thread_id, with_listing=request.method != "POST")
     participant = people.me
     conf = for_site(thread.site)
     can_reply = participant is not None and thread.is_open and conf.enabled
