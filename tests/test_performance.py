@@ -209,3 +209,44 @@ def test_header_total_is_exact_below_a_hundred_and_99_plus_above(client, world):
     }
     page = client.get(reverse("wagtail_messenger:inbox")).content.decode()
     assert "(99+)" in page
+
+
+def test_no_index_is_only_the_start_of_another(db):
+    """An index on columns that begin a wider index serves no lookup the wider one does
+    not, costs every insert, and on PostgreSQL tempted the planner: the idle poll read
+    the whole thread through ``message(thread_id)`` instead of the few rows of
+    ``wm_msg_thread_page (thread_id, id)``. Partial indexes serve only their rows, so
+    they neither replace nor are replaced."""
+    from django.apps import apps
+
+    models = apps.get_app_config("wagtail_messenger").get_models()
+    partial = {
+        item.name
+        for model in models
+        for item in [*model._meta.indexes, *model._meta.constraints]
+        if getattr(item, "condition", None) is not None
+    }
+    redundant = []
+    for model in apps.get_app_config("wagtail_messenger").get_models():
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        plain = {
+            name: list(info["columns"])
+            for name, info in found.items()
+            if (info["index"] or info["unique"] or info["primary_key"])
+            and name not in partial
+            and info["columns"]
+            and None not in info["columns"]
+        }
+        for name, columns in plain.items():
+            info = found[name]
+            if info["unique"] or info["primary_key"]:
+                continue
+            wider = [
+                other
+                for other, other_columns in plain.items()
+                if len(other_columns) > len(columns) and other_columns[: len(columns)] == columns
+            ]
+            if wider:
+                redundant.append(f"{model._meta.db_table}: {name} {columns} begins {wider}")
+    assert redundant == [], "\n".join(redundant)

@@ -51,6 +51,10 @@ class Message(models.Model):
         verbose_name=_("thread"),
         on_delete=models.CASCADE,
         related_name="messages",
+        # wm_msg_thread_page (thread, id) serves every lookup by thread; an index on the
+        # thread alone only cost writes, and PostgreSQL picked it for the poll's
+        # "thread = X and id > newest", reading every message of the thread.
+        db_index=False,
     )
     sender = models.ForeignKey(
         "wagtail_messenger.Participant",
@@ -174,6 +178,7 @@ class Notification(models.Model):
         verbose_name=_("recipient"),
         on_delete=models.CASCADE,
         related_name="notifications",
+        db_index=False,  # wm_notification_once (participant, message) serves it
     )
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="+"

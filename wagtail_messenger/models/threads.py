@@ -48,6 +48,7 @@ class Thread(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # wm_thread_site_recent (site, -last_message_at) serves it
     )
     listing = models.ForeignKey(
         PAGE_MODEL,
@@ -57,6 +58,7 @@ class Thread(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text=_("The page this conversation is about, if any."),
+        db_index=False,  # wm_thread_listing_recent (listing, -last_message_at) serves it
     )
     listing_title = models.CharField(
         _("listing title"),
@@ -166,6 +168,7 @@ class Participant(models.Model):
         # with the name snapshot below.
         on_delete=models.SET_NULL,
         related_name="messenger_participations",
+        db_index=False,  # wm_part_user_inbox (user, folder, …) serves it
     )
     group = models.ForeignKey(
         "auth.Group",
@@ -175,6 +178,7 @@ class Participant(models.Model):
         on_delete=models.SET_NULL,
         related_name="messenger_participations",
         help_text=_("Members of this group share the thread like a team inbox."),
+        db_index=False,  # wm_part_group_inbox (group, folder, …) serves it
     )
     name = models.CharField(_("name"), max_length=150)
     email = models.EmailField(_("email"), blank=True)
