@@ -96,6 +96,29 @@ def test_blocked_peoples_threads_sink_to_the_bottom_greyed(client, start, seller
     assert "Still here, newest of all" not in html, "nothing they send reaches the blocker"
 
 
+def test_a_blocked_person_claiming_an_invitation_sinks_that_thread_too(
+    client, start, seller, make_user
+):
+    """The seller wrote to an address with no account yet (an invitee), and blocked
+    the account the address's owner already had; claiming the invitation makes that
+    thread the blocked person's, so it sinks and greys like their other threads."""
+    from wagtail_messenger.services import invitations
+
+    pest = make_user("pest")
+    start(make_user("other"), seller)
+    shared = start(pest, seller).thread
+    safety.block(Actor.for_user(seller), shared.participants.get(user=pest).pk)
+    waiting = start(seller, Party.invitee("pest.home@example.com")).thread  # the newest
+    assert invitations.claim(pest, "pest.home@example.com") == [waiting.pk]
+    reply(pest, waiting, "Thanks, I have an account now")
+    client.force_login(seller)
+    response = client.get(INBOX)
+    assert set(rows_of(response)[-2:]) == {waiting.pk, shared.pk}
+    html = response.content.decode()
+    assert html.count("wm-row--blocked") == 2
+    assert "I have an account now" not in html
+
+
 def test_a_guest_sees_their_threads_through_their_proven_email(client, start, seller):
     mine = start(Party.guest("Gus", "gus@example.com"), seller, body="Mine").thread
     start(Party.guest("Ola", "ola@example.com"), seller, body="Not mine")

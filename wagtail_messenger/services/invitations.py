@@ -20,7 +20,7 @@ from django.utils import timezone
 from .. import emails
 from ..actors import normalise_email
 from ..conf import get_setting
-from ..models import AccessToken, Message, Participant
+from ..models import AccessToken, Block, Message, Participant
 from .parties import Party, user_display_name
 from .settings import for_site
 
@@ -156,8 +156,10 @@ def claim(user, email):
 
     Proving the address is the act of opening the emailed link, so the account's own
     email may differ. Where the user already takes part in a thread, the invitee row is
-    folded into theirs (unread counts add up). The address's other invitation links stop
-    working: the threads they led to are claimed. Returns the claimed thread ids.
+    folded into theirs (unread counts add up). Anyone in those threads who blocks the
+    account has the thread sink in their inbox, as with their other threads with that
+    person. The address's other invitation links stop working: the threads they led to
+    are claimed. Returns the claimed thread ids.
     """
     email = normalise_email(email)
     party = Party.for_user(user)
@@ -183,6 +185,13 @@ def claim(user, email):
                 row.email = party.email
                 row.save(update_fields=["kind", "user", "name", "email"])
             thread_ids.append(row.thread_id)
+        # People who block the account now share these threads with it: their rows sink
+        # and grey as their other threads with that person do (``peer_blocked``, set by
+        # ``safety.block`` for the threads that existed then).
+        blockers = Block.objects.filter(blocked_user=user).values("blocker_id")
+        Participant.objects.filter(thread_id__in=thread_ids, user_id__in=blockers).update(
+            peer_blocked=True
+        )
         AccessToken.objects.filter(
             purpose=Purpose.INVITATION, email=email, expires_at__gt=timezone.now()
         ).update(expires_at=timezone.now())
