@@ -440,3 +440,25 @@ def test_a_user_can_block_a_guest(client, start, seller):
     client.post(reverse("wagtail_messenger:block", args=[thread.participants.get(kind="guest").pk]))
     assert Block.objects.filter(blocker=seller, blocked_email="gus@example.com").exists()
     assert row(thread, seller).peer_blocked
+
+
+def test_a_blocked_guest_who_signs_up_stays_blocked(start, seller, make_user):
+    """A seller blocked a guest (by their proven email). The guest then opens an account
+    with that email and logs in: their guest conversations become the account's, and
+    the block follows them, so what they write still reaches nobody who blocked them."""
+    from wagtail_messenger.services import access, guests
+
+    gus = make_user("gus", email="gus@example.com")
+    # Gus had written to the seller from the account before, then as a guest.
+    earlier = start(gus, seller, body="From my account").thread
+    thread = start(Party.guest("Gus", "gus@example.com"), seller).thread
+    safety.block(Actor.for_user(seller), thread.participants.get(kind="guest").pk)
+    unread = row(thread, seller).unread_count
+    assert guests.claim_guest_threads(gus, "gus@example.com") == 1
+    conversations.post_message(actor=Actor.for_user(gus), thread=thread, body="It's me again")
+    conversations.post_message(actor=Actor.for_user(gus), thread=earlier, body="Hello?")
+    seen = access.visible_messages(Actor.for_user(seller), thread, participant=row(thread, seller))
+    assert "It's me again" not in [m.body for m in seen]
+    assert row(thread, seller).unread_count == unread
+    assert row(earlier, seller).unread_count == 1, "what came before the block still counts"
+    assert row(thread, seller).peer_blocked and row(earlier, seller).peer_blocked

@@ -10,6 +10,7 @@ from ..conf import get_setting
 from ..emails import absolute_url
 from ..exceptions import InvalidLink
 from ..models import AccessToken
+from . import safety
 
 Purpose = AccessToken.Purpose
 
@@ -102,7 +103,8 @@ def claim_guest_threads(user, email):
     has proven that address (a guest link in the same session, then log in or sign up).
 
     Threads where the user already takes part keep the user's row; the guest row stays
-    as it was. Returns the number of threads joined."""
+    as it was. People who blocked the guest's address block the account from then on
+    (``safety.carry_guest_blocks``). Returns the number of threads joined."""
     from django.db import transaction
 
     from ..models import Participant
@@ -113,8 +115,10 @@ def claim_guest_threads(user, email):
         return 0
     with transaction.atomic():
         already = Participant.objects.filter(user=user).values("thread_id")
-        return (
+        joined = (
             Participant.objects.filter(kind=Participant.Kind.GUEST, email=email)
             .exclude(thread_id__in=already)
             .update(kind=Participant.Kind.USER, user=user, name=user_display_name(user))
         )
+        safety.carry_guest_blocks(email, user)
+    return joined

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from ..actors import Actor
 from ..exceptions import NotAllowed
 from ..models import Block, ContactPreference, Message, Participant
 from . import access
@@ -44,6 +45,22 @@ def block(actor, participant_id):
         block_row, _created = Block.objects.get_or_create(blocker=actor.user, **target)
         _recount_unread(actor, target, blocked=True)
     return block_row
+
+
+def carry_guest_blocks(email, user):
+    """The guest ``email`` became ``user``'s account (their guest conversations are the
+    account's now): whoever blocked the address blocks the account too, from the time
+    they blocked the address, so what the person sent or sends stays hidden from them.
+    Runs inside the caller's transaction, after the rows changed hands."""
+    for guest_block in Block.objects.filter(blocked_email=email).exclude(blocker=user):
+        block, _created = Block.objects.get_or_create(
+            blocker_id=guest_block.blocker_id, blocked_user=user
+        )
+        if block.created_at > guest_block.created_at:
+            # ``created_at`` is set on insert; the earlier of the two blocks counts.
+            Block.objects.filter(pk=block.pk).update(created_at=guest_block.created_at)
+        blocker = Actor.for_user(guest_block.blocker)
+        _recount_unread(blocker, {"blocked_user_id": user.pk}, blocked=True)
 
 
 def unblock(actor, participant_id):
