@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from wagtail_messenger.models import MessengerSettings
+from wagtail_messenger.services.settings import for_site
 
 
 def edit_url(site):
@@ -130,18 +131,31 @@ def test_demo_moderator_sees_the_moderation_panel(db, client):
 def test_settings_are_read_from_the_cache_and_a_save_shows_at_once(
     site, editor, login, django_assert_num_queries
 ):
-    conf = MessengerSettings.for_site(site)
+    conf = for_site(site)
     with django_assert_num_queries(0):
-        assert MessengerSettings.for_site(site).enabled is True
+        assert for_site(site).enabled is True
     response = login(editor).post(edit_url(site), form_data(conf, enabled=False))
     assert response.status_code == 302
-    assert MessengerSettings.for_site(site).enabled is False
+    assert for_site(site).enabled is False
 
 
 def test_a_rolled_back_save_leaves_the_settings_as_they_were(site, conf):
-    assert MessengerSettings.for_site(site).enabled is True  # cached
+    assert for_site(site).enabled is True  # cached
     with pytest.raises(RuntimeError), transaction.atomic():
         conf.enabled = False
         conf.save()
         raise RuntimeError("the editor's request failed")
-    assert MessengerSettings.for_site(site).enabled is True
+    assert for_site(site).enabled is True
+
+
+def test_editors_edit_the_saved_settings_not_a_cached_copy(site, conf, editor, login):
+    """With a per-process cache, another process may still hold the settings as they
+    were before an editor's save; the edit form must show what is saved, or saving it
+    would put the old values back."""
+    from django.core.cache import cache
+
+    stale = for_site(site)  # what another process cached
+    MessengerSettings.objects.filter(pk=conf.pk).update(spam_threshold=9)  # saved elsewhere
+    cache.set(MessengerSettings.cache_key(site.pk), stale)
+    form = login(editor).get(edit_url(site)).context["form"]
+    assert form.initial["spam_threshold"] == 9

@@ -236,29 +236,16 @@ class MessengerSettings(BaseSiteSetting):
         verbose_name = _("Messenger")
         verbose_name_plural = _("Messenger settings")
 
-    #: How long a process may keep a site's settings in the default cache. Saving or
-    #: deleting them clears the entry at once; with a per-process cache (LocMemCache)
-    #: the other processes see the change when their entry expires.
+    #: How long a process may keep a site's settings in the default cache
+    #: (``services.settings.for_site``, the messenger's own pages). Saving or deleting
+    #: them clears the entry at once; with a per-process cache (LocMemCache) the other
+    #: processes see the change when their entry expires. Wagtail's ``for_site``, which
+    #: the admin's edit view uses, always reads the database.
     CACHE_SECONDS = 60
 
     @staticmethod
     def cache_key(site_id):
         return f"wagtail_messenger:settings:{site_id}"
-
-    @classmethod
-    def for_site(cls, site):
-        """Wagtail's ``for_site`` (get, or create with the defaults) through the default
-        cache: every page that shows a "Send message" button, every thread page and every
-        reply reads the settings, and they change only when an editor saves them.
-        ``for_request`` and the ``{{ settings }}`` context processor come through here."""
-        if site is None:
-            return super().for_site(site)
-        key = cls.cache_key(site.pk)
-        found = cache.get(key)
-        if found is None:
-            found = super().for_site(site)
-            cache.set(key, found, cls.CACHE_SECONDS)
-        return found
 
     def forget_cached(self):
         """Drop the cached copy now and again when the transaction commits, so a

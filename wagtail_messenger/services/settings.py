@@ -1,3 +1,14 @@
+"""The messenger's way to its site settings: through the default cache.
+
+Every page that shows a "Send message" button, every thread page and every reply reads
+the settings, and they change only when an editor saves them; a cached copy saves a
+query (with a join) each time. Saving or deleting them clears the entry
+(``signal_handlers.settings_changed``). The Wagtail admin's edit view keeps using
+Wagtail's ``MessengerSettings.for_site``, which reads the database, so an editor never
+edits a copy another process still caches.
+"""
+
+from django.core.cache import cache
 from wagtail.models import Site
 
 from ..models import MessengerSettings
@@ -6,9 +17,26 @@ from ..models import MessengerSettings
 def for_site(site=None, request=None):
     """Site settings for ``site`` (or the request's, or the default site)."""
     if request is not None:
-        return MessengerSettings.for_request(request)
+        attr = MessengerSettings.get_cache_attr_name()
+        if not hasattr(request, attr):
+            site = Site.find_for_request(request)
+            if site is None:
+                return MessengerSettings.for_request(request)  # Wagtail's answer
+            setattr(request, attr, cached(site))
+        return getattr(request, attr)
     if site is None:
         site = Site.objects.filter(is_default_site=True).first() or Site.objects.first()
     if site is None:
         return MessengerSettings()
-    return MessengerSettings.for_site(site)
+    return cached(site)
+
+
+def cached(site):
+    """``MessengerSettings.for_site(site)`` (get, or create with the defaults), kept in
+    the default cache for ``MessengerSettings.CACHE_SECONDS``."""
+    key = MessengerSettings.cache_key(site.pk)
+    found = cache.get(key)
+    if found is None:
+        found = MessengerSettings.for_site(site)
+        cache.set(key, found, MessengerSettings.CACHE_SECONDS)
+    return found
