@@ -108,6 +108,33 @@ def test_team_memberships_cost_one_query_per_user_then_come_from_the_cache(make_
     assert count_queries(lambda: selectors.unread_total(Actor.for_user(owner))) == 1
 
 
+def test_team_memberships_cost_one_cache_request_once_cached(make_user, monkeypatch):
+    """Every messenger request asks which teams the user is in; with a shared cache
+    (Redis, a network round trip each) that is one request, not one per key."""
+    from django.core.cache import cache
+
+    owner = make_user("owner")
+    assert Actor.for_user(owner).team_ids == []  # worked out, then cached
+    calls, inside = [], []
+
+    def counted(name, original):
+        def call(*args, **kwargs):
+            if not inside:  # LocMemCache's get_many calls get once per key
+                calls.append(name)
+            inside.append(name)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    for name in ("get", "get_many"):
+        monkeypatch.setattr(cache, name, counted(name, getattr(cache, name)))
+    assert Actor.for_user(owner).team_ids == []
+    assert calls == ["get_many"]
+
+
 def test_joining_a_team_shows_its_threads_at_once(start, buyer, make_user):
     from django.contrib.auth.models import Group
 
