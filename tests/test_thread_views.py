@@ -124,6 +124,27 @@ class TestPoll:
         messenger_queries = [q["sql"] for q in queries if "wagtail_messenger" in q["sql"]]
         assert len(messenger_queries) == 1
 
+    def test_nothing_new_asks_no_cache(self, client, thread, buyer, monkeypatch):
+        """The idle poll runs every few seconds on every open thread: it checks the
+        person's teams inside its one query instead of asking the cache (a network round
+        trip with Redis)."""
+        from django.core.cache import cache
+
+        client.force_login(buyer)
+        cursor = thread.messages.last().pk
+        asked = []
+        for name in ("get", "get_many"):
+            empty = {} if name == "get_many" else None  # a cache that holds nothing
+
+            def ask(*args, _name=name, _empty=empty, **kwargs):
+                asked.append(_name)
+                return _empty
+
+            monkeypatch.setattr(cache, name, ask)
+        response = client.get(f"/messages/{thread.pk}/poll/?after={cursor}")
+        assert response.status_code == 204
+        assert asked == []
+
     def test_new_messages_arrive_with_a_new_cursor(self, client, thread, buyer, seller, actor):
         client.force_login(buyer)
         cursor = thread.messages.last().pk
