@@ -33,17 +33,41 @@ def _quoting(model):
 def unread_counters(actor, limit):
     """The unread counters of the actor's inbox and archive rows that have any, latest
     first, at most ``limit`` of them: the partial index ``wm_part_user_unread`` holds
-    them in that order, so the scan stops early."""
+    them in that order, so the scan stops early.
+
+    For a user, the rows of their teams come from a second branch of the same query
+    (``wm_part_group_inbox``, groups they belong to) rather than from the cached list
+    of their teams: the header total is on every page of the site, and with a shared
+    cache such as Redis asking it is a round trip as dear as the query."""
     connection, table, column = _quoting(Participant)
-    mine, params = actor.participant_sql(column)
-    sql = (
-        f"SELECT {column('unread_count')} FROM {table}"  # noqa: S608
-        f" WHERE {mine} AND {column('unread_count')} > 0 AND {column('folder')} IN (%s, %s)"
+    folders = [Participant.Folder.INBOX.value, Participant.Folder.ARCHIVE.value]
+    unread = (
+        f"SELECT {column('unread_count')} AS n, {column('last_message_at')} AS t"  # noqa: S608
+        f" FROM {table} WHERE {{rows}} AND {column('unread_count')} > 0"
+        f" AND {column('folder')} IN (%s, %s)"
         f" ORDER BY {column('last_message_at')} DESC LIMIT %s"
     )
-    folders = [Participant.Folder.INBOX.value, Participant.Folder.ARCHIVE.value]
+    if actor.user is None:
+        mine, params = actor.participant_sql(column)
+        sql = f"SELECT n FROM ({unread.format(rows=mine)}) AS found"  # noqa: S608
+        params = [*params, *folders, limit]
+    else:
+        quote = connection.ops.quote_name
+        groups = get_user_model()._meta.get_field("groups")
+        own = f"{column('user')} = %s"
+        teams = (
+            f"{column('group')} IN (SELECT {quote(groups.m2m_reverse_name())}"  # noqa: S608
+            f" FROM {quote(groups.m2m_db_table())} WHERE {quote(groups.m2m_column_name())} = %s)"
+        )  # a team's row has no user, a user's row no group: the branches never overlap
+        sql = (
+            f"SELECT n FROM (SELECT * FROM ({unread.format(rows=own)}) AS own"  # noqa: S608
+            f" UNION ALL SELECT * FROM ({unread.format(rows=teams)}) AS teams) AS found"
+            " ORDER BY t DESC LIMIT %s"
+        )
+        user = actor.user.pk
+        params = [user, *folders, limit, user, *folders, limit, limit]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *folders, limit])
+        cursor.execute(sql, params)
         return [count for (count,) in cursor.fetchall()]
 
 
