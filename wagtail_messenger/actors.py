@@ -101,9 +101,11 @@ class Actor:
         return False
 
     def participant_sql(self, column):
-        """The SQL twin of :meth:`participant_q` for the two hot queries written in SQL
-        (:mod:`wagtail_messenger.hot`): a ``WHERE`` fragment and its parameters.
-        ``column(name)`` quotes a participant field's column."""
+        """The SQL twin of :meth:`participant_q`: a ``WHERE`` fragment and its
+        parameters, with the cached team ids as literals. ``column(name)`` quotes a
+        participant field's column. (:mod:`wagtail_messenger.hot` uses it for guests;
+        for users it matches team rows through the user's groups in the query itself,
+        so the hottest requests skip the cache.)"""
         from .models import Participant
 
         if self.user is not None:
