@@ -7,11 +7,15 @@ much as the session and the user of the request together. Here they are plain SQ
 the models' own table and column names (so a custom ``db_table`` still works), portable
 between SQLite and PostgreSQL.
 
+A user's team rows are found through the user's groups inside each query
+(``Actor.team_rows_sql``) rather than from the cached team list, so neither query makes
+a cache round trip, which with a shared cache such as Redis would cost as much as the
+query.
+
 Their ORM twins stay the reference: ``Participant.objects.unread_total`` and
 ``Thread.objects.participating``; the tests compare the two on users, teams and guests.
 """
 
-from django.contrib.auth import get_user_model
 from django.db import connections, router
 
 from .models import Message, Participant
@@ -47,52 +51,31 @@ def unread_counters(actor, limit):
         f" AND {column('folder')} IN (%s, %s)"
         f" ORDER BY {column('last_message_at')} DESC LIMIT %s"
     )
+    quote = connection.ops.quote_name
     if actor.user is None:
-        mine, params = actor.participant_sql(column)
+        mine, params = actor.participant_sql(column, quote)
         sql = f"SELECT n FROM ({unread.format(rows=mine)}) AS found"  # noqa: S608
         params = [*params, *folders, limit]
     else:
-        quote = connection.ops.quote_name
-        groups = get_user_model()._meta.get_field("groups")
-        own = f"{column('user')} = %s"
-        teams = (
-            f"{column('group')} IN (SELECT {quote(groups.m2m_reverse_name())}"  # noqa: S608
-            f" FROM {quote(groups.m2m_db_table())} WHERE {quote(groups.m2m_column_name())} = %s)"
-        )  # a team's row has no user, a user's row no group: the branches never overlap
+        # The user's own rows and their teams' rows, each branch through its index.
+        teams, team_params = actor.team_rows_sql(column, quote)
+        own = unread.format(rows=f"{column('user')} = %s")
         sql = (
-            f"SELECT n FROM (SELECT * FROM ({unread.format(rows=own)}) AS own"  # noqa: S608
+            f"SELECT n FROM (SELECT * FROM ({own}) AS own"  # noqa: S608
             f" UNION ALL SELECT * FROM ({unread.format(rows=teams)}) AS teams) AS found"
             " ORDER BY t DESC LIMIT %s"
         )
-        user = actor.user.pk
-        params = [user, *folders, limit, user, *folders, limit, limit]
+        params = [actor.user.pk, *folders, limit, *team_params, *folders, limit, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [count for (count,) in cursor.fetchall()]
-
-
-def _mine_in_one_thread(actor, quote, column):
-    """Which rows of one thread are the actor's, as SQL: for a user, their own row or
-    a row of a group they belong to, asked in the query itself. Narrowed to one thread
-    (two or three rows) the group subquery costs the database nothing, and the request
-    skips the cache round trip for the user's teams (``Actor.team_ids``), which a shared
-    cache such as Redis makes as dear as the query. Guests: ``participant_sql``."""
-    if actor.user is None:
-        return actor.participant_sql(column)
-    groups = get_user_model()._meta.get_field("groups")
-    sql = (
-        f"({column('user')} = %s OR {column('group')} IN"  # noqa: S608
-        f" (SELECT {quote(groups.m2m_reverse_name())} FROM {quote(groups.m2m_db_table())}"
-        f" WHERE {quote(groups.m2m_column_name())} = %s))"
-    )
-    return sql, [actor.user.pk, actor.user.pk]
 
 
 def poll_state(actor, thread_id, after):
     """For the poll: ``None`` when the actor takes no part in the thread (or left it),
     else whether a message newer than ``after`` exists. One indexed query."""
     connection, table, column = _quoting(Participant)
-    mine, params = _mine_in_one_thread(actor, connection.ops.quote_name, column)
+    mine, params = actor.participant_sql(column, connection.ops.quote_name)
     _, messages, message_column = _quoting(Message)
     sql = (
         f"SELECT EXISTS (SELECT 1 FROM {messages} WHERE {message_column('thread')} = %s"  # noqa: S608
