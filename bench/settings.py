@@ -16,6 +16,14 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("BENCH_REDIS_URL"):  # bench/run.py --redis
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["BENCH_REDIS_URL"],
+            "KEY_PREFIX": f"wm-bench-{os.getpid()}",  # nothing left from an earlier run
+        }
+    }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
 INSTALLED_APPS = [*INSTALLED_APPS]
 SILENCED_SYSTEM_CHECKS = ["wagtail_messenger.W001"]
