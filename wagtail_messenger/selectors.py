@@ -146,9 +146,11 @@ def message_page(actor, thread, *, participant=None, blocked=None, before_id=Non
     )
 
 
-def messages_after(actor, thread, after_id, *, participant=None, limit=200):
-    """New messages since the poll cursor ``after_id`` (the JSON endpoint)."""
-    qs = access.visible_messages(actor, thread, participant=participant).filter(pk__gt=after_id)
+def messages_after(actor, thread, after_id, *, participant=None, blocked=None, limit=200):
+    """New messages since the poll cursor ``after_id`` (the JSON endpoint). ``blocked``:
+    see :func:`access.visible_messages`."""
+    qs = access.visible_messages(actor, thread, participant=participant, blocked=blocked)
+    qs = qs.filter(pk__gt=after_id)
     return list(qs.select_related("sender", "attachment").order_by("pk")[:limit])
 
 

@@ -282,7 +282,9 @@ def poll(request, thread_id):
         return HttpResponse(status=204)
     actor, thread, people = load_thread(request, thread_id)
     participant = people.me
-    rows = selectors.messages_after(actor, thread, after, participant=participant)
+    rows = selectors.messages_after(
+        actor, thread, after, participant=participant, blocked=people.blocked
+    )
     if rows and rows[-1].pk and len(rows) >= 200:
         cursor = rows[-1].pk
     else:
@@ -304,7 +306,9 @@ def older(request, thread_id):
     actor, thread, people = load_thread(request, thread_id)
     participant = people.me
     before = int_param(request, "before")
-    page = selectors.message_page(actor, thread, participant=participant, before_id=before)
+    page = selectors.message_page(
+        actor, thread, participant=participant, blocked=people.blocked, before_id=before
+    )
     return JsonResponse(
         {
             "messages": render_messages(request, thread, participant, page.messages),
