@@ -165,3 +165,87 @@ def test_opening_a_thread_follows_the_visibility_rule(people, moderator, who):
         "nobody": [False] * 4,
     }
     assert seen == expected[who]
+
+
+def key_of(values):
+    """A row's place in inbox order, as the page cursors carry it."""
+    columns = dict(zip(hot.INBOX_COLUMNS, values, strict=True))
+    return bool(columns["peer_blocked"]), columns["last_message_at"], columns["id"]
+
+
+@pytest.fixture
+def crowded(people, start, seller, make_user):
+    """The seller's inbox with ties in time and blocked rows on both sides."""
+    from wagtail_messenger.services import safety
+
+    for n in range(4):
+        start(make_user(f"fan{n}"), seller, body=f"Message {n}")
+    rows = Participant.objects.filter(user=seller).order_by("pk")
+    tie = rows.first().last_message_at
+    rows.filter(pk__in=[r.pk for r in rows[:3]]).update(last_message_at=tie)
+    for thread in people["threads"][:1] + [rows[4].thread]:
+        other = thread.participants.exclude(user=seller).first()
+        safety.block(people["seller"], other.pk)
+    Participant.objects.filter(pk=rows[5].pk).update(flagged=True)
+    return people
+
+
+@pytest.mark.parametrize("who", ACTORS)
+@pytest.mark.parametrize(
+    "view",
+    [
+        {"folder": "inbox"},
+        {"folder": "inbox", "flagged": True},
+        {"folder": "inbox", "unread": True},
+        {"folder": "archive"},
+    ],
+)
+def test_inbox_rows_read_in_sql_match_the_orm_pages(crowded, who, view):
+    """hot.inbox_rows gives the rows of selectors.inbox, in its order, from any cursor
+    in both directions, across ties in time and the line between blocked and not."""
+    actor = crowded[who]
+    if view["folder"] == "archive":
+        for values in hot.inbox_rows(actor, "inbox", limit=2):
+            participation.archive(actor, values[1])
+    expected = list(
+        selectors.inbox(actor, view["folder"], **{k: v for k, v in view.items() if k != "folder"})
+        .values_list(*selectors.INBOX_ROW_PATHS)
+    )
+    options = {k: v for k, v in view.items() if k != "folder"}
+    assert hot.inbox_rows(actor, view["folder"], limit=100, **options) == expected
+    for i, values in enumerate(expected):
+        after = hot.inbox_rows(actor, view["folder"], after=key_of(values), limit=2, **options)
+        assert after == expected[i + 1 : i + 3]
+        before = hot.inbox_rows(actor, view["folder"], before=key_of(values), limit=2, **options)
+        assert before == expected[max(0, i - 2) : i]
+    if who == "seller" and view == {"folder": "inbox"}:
+        blocked = [key_of(values)[0] for values in expected]
+        assert blocked == sorted(blocked) and True in blocked and False in blocked
+        times = [key_of(values)[1] for values in expected]
+        assert len(set(times)) < len(times), "the data has ties in time"
+
+
+@pytest.mark.parametrize("who", ACTORS)
+def test_inbox_page_rows_carry_what_the_orm_rows_show(crowded, who):
+    actor = crowded[who]
+    page = selectors.inbox_page(actor, size=50)
+    reference = list(selectors.inbox(actor))
+    assert [row.pk for row in page.rows] == [row.pk for row in reference]
+    for row, ref in zip(page.rows, reference, strict=True):
+        assert row.title == ref.thread.title
+        assert row.listing_is_gone == ref.thread.listing_is_gone
+        last = ref.thread.last_message
+        assert (row.last_message and row.last_message.body) == (last and last.body)
+        names = [(p.pk, str(p.display_name), p.initials, p.is_guest) for p in row.everyone]
+        assert names == [
+            (p.pk, str(p.display_name), p.initials, p.is_guest) for p in ref.thread.everyone
+        ]
+
+
+def test_inbox_search_narrows_the_sql_rows_like_the_orm(crowded):
+    seller = crowded["seller"]
+    for text in ("bike", "Gus", "Message 2", "nothing like this"):
+        page = selectors.inbox_page(seller, query=text, size=50)
+        expected = selectors.search_inbox(selectors.inbox(seller), seller, text)
+        assert [row.pk for row in page.rows] == [row.pk for row in expected]
+    assert selectors.inbox_page(seller, query="Message 2", size=50).rows

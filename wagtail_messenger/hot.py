@@ -17,7 +17,7 @@ Their ORM twins stay the reference: ``Participant.objects.unread_total`` and
 
 from django.db import connections, router
 
-from .models import Message, Participant
+from .models import Message, Participant, Thread
 
 # Only quoted table and column names are formatted into the SQL below (hence the
 # "noqa: S608"); every value (ids, emails, folders, the limit) is a query parameter.
@@ -33,6 +33,21 @@ def _quoting(model):
     return connection, quote(model._meta.db_table), column
 
 
+def _mine(actor, connection, column, prefix=""):
+    """``Actor.participant_sql`` with a user's teams given by the cached team ids, so
+    that the database can read the user's rows and each team's rows as index ranges
+    (``participant_sql`` looks the teams up in the query, which suits a query narrowed
+    to one thread)."""
+    if actor.user is None:
+        return actor.participant_sql(lambda name: prefix + column(name), connection.ops.quote_name)
+    mine, params = f"{prefix}{column('user')} = %s", [actor.user.pk]
+    if actor.team_ids:
+        marks = ", ".join(["%s"] * len(actor.team_ids))
+        mine = f"({mine} OR {prefix}{column('group')} IN ({marks}))"
+        params += list(actor.team_ids)
+    return mine, params
+
+
 def unread_counters(actor, limit):
     """The unread counters of the actor's inbox and archive rows that have any, latest
     first, at most ``limit`` of them: the partial index ``wm_part_user_unread`` holds
@@ -44,14 +59,7 @@ def unread_counters(actor, limit):
     0.15 ms more to plan than the whole query takes to run (measured): more than a
     cache round trip even to Redis."""
     connection, table, column = _quoting(Participant)
-    if actor.user is not None:
-        mine, params = f"{column('user')} = %s", [actor.user.pk]
-        if actor.team_ids:
-            marks = ", ".join(["%s"] * len(actor.team_ids))
-            mine = f"({mine} OR {column('group')} IN ({marks}))"
-            params += list(actor.team_ids)
-    else:
-        mine, params = actor.participant_sql(column, connection.ops.quote_name)
+    mine, params = _mine(actor, connection, column)
     sql = (
         f"SELECT {column('unread_count')} FROM {table}"  # noqa: S608
         f" WHERE {mine} AND {column('unread_count')} > 0 AND {column('folder')} IN (%s, %s)"
@@ -80,3 +88,110 @@ def poll_state(actor, thread_id, after):
         cursor.execute(sql, [thread_id, after, thread_id, *params, deleted])
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
+
+
+#: What :func:`inbox_rows` returns for each row, in this order: the participant row's
+#: own columns, then its thread's, then the thread's last message's (``None`` when the
+#: thread has none yet). ``selectors.INBOX_ROW_PATHS`` names the same values for the
+#: ORM, which the tests compare.
+INBOX_COLUMNS = (
+    *("id", "thread_id", "flagged", "muted", "unread_count", "peer_blocked"),
+    *("last_message_at", "listing_id", "listing_title", "subject"),
+    *("message_id", "message_sender_id", "message_body", "message_state", "message_at"),
+)
+
+
+def inbox_rows(
+    actor, folder, *, flagged=False, unread=False, after=None, before=None, within=None, limit
+):
+    """One page of the actor's rows in ``folder`` as tuples of :data:`INBOX_COLUMNS`,
+    in inbox order (blocked threads last, then latest activity first): the rows after
+    the cursor ``after`` or, read backwards, before ``before`` (``(peer_blocked, time,
+    id)``, the sort key of a row). ``within`` narrows to the row ids a subquery
+    selects (``(sql, params)``; the search). One query through the participant index
+    (``wm_part_user_inbox`` and its team and guest twins), whatever the inbox size.
+
+    The ORM twin is ``selectors.inbox`` cut by the same cursors
+    (``tests/test_hot_queries.py``)."""
+    connection, participants, p = _quoting(Participant)
+    _, threads, t = _quoting(Thread)
+    _, messages, m = _quoting(Message)
+    mine, params = _mine(actor, connection, p, prefix="p.")
+    # A thread whose only message is held as spam has no last message yet: its
+    # recipients do not see it until moderators release it (its starter does).
+    started = f"(t.{t('last_message')} IS NOT NULL OR p.{p('is_initiator')})"
+    where = [mine, f"p.{p('folder')} = %s", started]
+    params.append(folder)
+    if flagged:
+        where.append(f"p.{p('flagged')}")
+    if unread:
+        where.append(f"p.{p('unread_count')} > 0")
+    if within is not None:
+        where.append(f"p.{p('id')} IN ({within[0]})")
+        params += within[1]
+    key = after if after is not None else before
+    if key is not None:
+        blocked, when, pk = key
+        past = "<" if after is not None else ">"
+        when = connection.ops.adapt_datetimefield_value(when)
+        same_side = (
+            f"p.{p('peer_blocked')} = %s AND (p.{p('last_message_at')} {past} %s"
+            f" OR (p.{p('last_message_at')} = %s AND p.{p('id')} {past} %s))"
+        )
+        params += [blocked, when, when, pk]
+        # Blocked rows come after all the others: the whole other side lies past an
+        # unblocked key read forwards, and past a blocked key read backwards.
+        if (after is not None) != blocked:
+            where.append(f"({same_side} OR p.{p('peer_blocked')} = %s)")
+            params.append(not blocked)
+        else:
+            where.append(f"({same_side})")
+    order = ("ASC", "DESC", "DESC") if before is None else ("DESC", "ASC", "ASC")
+    sql = (
+        f"SELECT p.{p('id')}, p.{p('thread')}, p.{p('flagged')}, p.{p('muted')},"  # noqa: S608
+        f" p.{p('unread_count')}, p.{p('peer_blocked')}, p.{p('last_message_at')},"
+        f" t.{t('listing')}, t.{t('listing_title')}, t.{t('subject')},"
+        f" m.{m('id')}, m.{m('sender')}, m.{m('body')}, m.{m('state')}, m.{m('created_at')}"
+        f" FROM {participants} p INNER JOIN {threads} t ON t.{t('id')} = p.{p('thread')}"
+        f" LEFT OUTER JOIN {messages} m ON m.{m('id')} = t.{t('last_message')}"
+        f" WHERE {' AND '.join(where)}"
+        f" ORDER BY p.{p('peer_blocked')} {order[0]}, p.{p('last_message_at')} {order[1]},"
+        f" p.{p('id')} {order[2]} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
+    aware = _datetimes(connection)
+    rows = [(*r[:6], aware(r[6]), *r[7:14], aware(r[14])) for r in rows]
+    return rows[::-1] if before is not None else rows
+
+
+#: What :func:`people_of_threads` returns for each participant, in this order.
+PERSON_COLUMNS = ("id", "thread_id", "kind", "user_id", "group_id", "name", "email")
+
+
+def people_of_threads(thread_ids):
+    """Every participant of these threads as tuples of :data:`PERSON_COLUMNS`, in the
+    order they joined (the names beside an inbox row). One query on the thread column's
+    index."""
+    if not thread_ids:
+        return []
+    connection, table, column = _quoting(Participant)
+    names = ", ".join(column(name.removesuffix("_id")) for name in PERSON_COLUMNS)
+    marks = ", ".join(["%s"] * len(thread_ids))
+    sql = (
+        f"SELECT {names} FROM {table} WHERE {column('thread')} IN ({marks})"  # noqa: S608
+        f" ORDER BY {column('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(thread_ids))
+        return cursor.fetchall()
+
+
+def _datetimes(connection):
+    """Make the datetimes of a plain cursor what the ORM would give: SQLite's come naive
+    (in the connection's zone), PostgreSQL's already aware."""
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    if convert is None:
+        return lambda value: value
+    return lambda value: convert(value, None, connection)

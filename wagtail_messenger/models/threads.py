@@ -8,6 +8,14 @@ from django.utils.translation import gettext_lazy as _
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 
 
+def thread_title(pk, listing_id, listing_title, subject):
+    """What a thread is called (``Thread.title``), from its columns: the inbox rows read
+    them without building a ``Thread``."""
+    if listing_id and listing_title:
+        return listing_title
+    return subject or listing_title or _("Conversation #%(id)s") % {"id": pk}
+
+
 class ThreadQuerySet(models.QuerySet):
     def visible_to(self, actor):
         """The one visibility rule: moderators see every thread; everybody else sees the
@@ -105,9 +113,7 @@ class Thread(models.Model):
 
     @property
     def title(self):
-        if self.listing_id and self.listing_title:
-            return self.listing_title
-        return self.subject or self.listing_title or _("Conversation #%(id)s") % {"id": self.pk}
+        return thread_title(self.pk, self.listing_id, self.listing_title, self.subject)
 
     @property
     def listing_is_gone(self):
@@ -140,7 +146,35 @@ class ParticipantQuerySet(models.QuerySet):
         return rows.aggregate(total=Sum("unread_count"))["total"] or 0
 
 
-class Participant(models.Model):
+class PersonDisplay:
+    """How a participant is shown: for :class:`Participant` and for the lighter rows of
+    the inbox (``selectors.Person``), which read the same columns without building
+    model instances. Needs ``kind``, ``user_id`` and ``name``."""
+
+    @property
+    def is_guest(self):
+        return self.kind == Participant.Kind.GUEST
+
+    @property
+    def is_deleted_user(self):
+        return self.kind == Participant.Kind.USER and self.user_id is None
+
+    @property
+    def display_name(self):
+        if self.is_deleted_user:
+            return _("Deleted user")
+        if self.is_guest:
+            return _("%(name)s (guest)") % {"name": self.name}
+        return self.name
+
+    @property
+    def initials(self):
+        parts = [p for p in self.name.replace(".", " ").split() if p[:1].isalnum()]
+        letters = "".join(p[0] for p in parts[:2]) or "?"
+        return letters.upper()
+
+
+class Participant(PersonDisplay, models.Model):
     """One person's (or team's) place in a thread, and their own view of it."""
 
     class Kind(models.TextChoices):
@@ -242,25 +276,3 @@ class Participant(models.Model):
 
     def __str__(self):
         return self.display_name
-
-    @property
-    def is_guest(self):
-        return self.kind == self.Kind.GUEST
-
-    @property
-    def is_deleted_user(self):
-        return self.kind == self.Kind.USER and self.user_id is None
-
-    @property
-    def display_name(self):
-        if self.is_deleted_user:
-            return _("Deleted user")
-        if self.is_guest:
-            return _("%(name)s (guest)") % {"name": self.name}
-        return self.name
-
-    @property
-    def initials(self):
-        parts = [p for p in self.name.replace(".", " ").split() if p[:1].isalnum()]
-        letters = "".join(p[0] for p in parts[:2]) or "?"
-        return letters.upper()

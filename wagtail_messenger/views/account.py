@@ -1,6 +1,7 @@
 """The header widget's JSON: unread total and the latest threads."""
 
 from django.http import JsonResponse
+from django.urls import reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -41,20 +42,17 @@ def summary(actor, request=None, *, with_threads=True):
     total = selectors.unread_total(actor)
     if not with_threads:
         return {"unread": total, "badge": badge(total)}
-    rows = list(selectors.inbox(actor)[:LATEST])
     threads = []
-    for row in rows:
-        thread = row.thread
-        last = thread.last_message
-        others = [p.display_name for p in getattr(thread, "everyone", []) if p.pk != row.pk]
+    for row in selectors.inbox_page(actor, size=LATEST).rows:
+        others = [p.display_name for p in row.everyone if p.pk != row.pk]
         threads.append(
             {
-                "id": thread.pk,
-                "title": str(thread.title),
-                "url": thread.get_absolute_url(),
+                "id": row.thread_id,
+                "title": str(row.title),
+                "url": reverse("wagtail_messenger:thread", args=[row.thread_id]),
                 "unread": row.unread_count,
                 "with": ", ".join(str(name) for name in others),
-                "preview": preview(last),
+                "preview": preview(row.last_message),
                 "last_message_at": row.last_message_at.isoformat(),
             }
         )

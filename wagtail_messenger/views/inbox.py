@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Q, prefetch_related_objects
 from django.shortcuts import render
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import selectors
+from .. import markup, selectors
 from ..actors import Actor
 from ..conf import get_setting
 from ..models import Message, Participant
@@ -71,57 +70,6 @@ def decode_cursor(value):
     return bool(blocked), when, pk
 
 
-def after_q(key):
-    """Rows that sort after ``key`` in ``peer_blocked, -last_message_at, -pk`` order."""
-    blocked, when, pk = key
-    same_time = Q(last_message_at=when, pk__lt=pk)
-    same_block = Q(peer_blocked=blocked) & (Q(last_message_at__lt=when) | same_time)
-    return same_block | (Q(peer_blocked=True) if not blocked else Q(pk__in=[]))
-
-
-def before_q(key):
-    """Rows that sort before ``key`` (the previous page, read backwards)."""
-    blocked, when, pk = key
-    same_time = Q(last_message_at=when, pk__gt=pk)
-    same_block = Q(peer_blocked=blocked) & (Q(last_message_at__gt=when) | same_time)
-    return same_block | (Q(peer_blocked=False) if blocked else Q(pk__in=[]))
-
-
-@dataclass
-class InboxPage:
-    rows: list
-    newer: str | None
-    older: str | None
-
-
-def page_of(rows, *, after=None, before=None, size):
-    """Cut one page out of ordered participant ``rows`` with the keyset cursors. Reads
-    ``size + 1`` rows (the extra one only tells that another page exists); the
-    participants are then fetched for the shown rows only."""
-    rows = rows.prefetch_related(None)
-    if before is not None:
-        backwards = rows.filter(before_q(before)).order_by("-peer_blocked", "last_message_at", "pk")
-        found = list(backwards[: size + 1])
-        has_newer = len(found) > size
-        page = found[:size][::-1]
-        prefetch_related_objects(page, selectors.everyone_prefetch())
-        return InboxPage(
-            rows=page,
-            newer=encode_cursor(page[0]) if has_newer and page else None,
-            older=encode_cursor(page[-1]) if page else None,
-        )
-    if after is not None:
-        rows = rows.filter(after_q(after))
-    found = list(rows[: size + 1])
-    page = found[:size]
-    prefetch_related_objects(page, selectors.everyone_prefetch())
-    return InboxPage(
-        rows=page,
-        newer=encode_cursor(page[0]) if after is not None and page else None,
-        older=encode_cursor(page[-1]) if len(found) > size else None,
-    )
-
-
 # -- display -----------------------------------------------------------------------------
 
 
@@ -131,6 +79,7 @@ def row_urls():
         "thread": url_maker("wagtail_messenger:thread"),
         "flag": url_maker("wagtail_messenger:thread_action", "flag"),
         "unflag": url_maker("wagtail_messenger:thread_action", "unflag"),
+        "unblock": url_maker("wagtail_messenger:unblock"),
     }
 
 
@@ -146,6 +95,7 @@ def row_labels():
         "unblock": gettext("Unblock"),
         "unread": gettext("unread"),
         "unread_title": gettext("Unread messages"),
+        "select": gettext("Select “%(title)s”"),
         "flag": gettext("Flag as important"),
         "unflag": gettext("Remove flag"),
     }
@@ -162,16 +112,14 @@ class RowDisplay:
         self.preview_length = get_setting("PREVIEW_LENGTH")
 
     def decorate(self, row):
-        """Set on ``row`` what ``inbox.html`` prints, so the template reads plain values
-        (its cost is per variable, and a page has 20 rows): no queries here."""
-        thread = row.thread
-        row.url = self.urls["thread"](thread.pk)
-        row.flag_url = self.urls["unflag" if row.flagged else "flag"](thread.pk)
+        """Set on ``row`` (a ``selectors.InboxRow``) what its markup shows, and the
+        markup itself as ``row.html`` (``markup.inbox_row``; a template that overrides
+        the ``inbox_row`` block prints the values instead): no queries here."""
+        row.url = self.urls["thread"](row.thread_id)
+        row.flag_url = self.urls["unflag" if row.flagged else "flag"](row.thread_id)
         row.flag_label = self.labels["unflag" if row.flagged else "flag"]
-        row.title = thread.title
-        row.select_label = gettext("Select “%(title)s”") % {"title": row.title}
-        everyone = getattr(thread, "everyone", None) or []
-        row.others = [p for p in everyone if p.pk != row.pk]
+        row.select_label = self.labels["select"] % {"title": row.title}
+        row.others = [p for p in row.everyone if p.pk != row.pk]
         row.other = row.others[0] if row.others else None
         row.names = ", ".join(str(p.display_name) for p in row.others) or self.labels["nobody"]
         row.avatar = row.other.initials if row.other is not None else "?"
@@ -187,7 +135,8 @@ class RowDisplay:
             )
             if on
         )
-        self.preview(row, thread.last_message)
+        self.preview(row, row.last_message)
+        row.html = markup.inbox_row(row, self.labels, self.urls["unblock"])
         return row
 
     def preview(self, row, message):
@@ -218,17 +167,27 @@ def inbox(request):
         return redirect_to_login(request.get_full_path())
     tab = TABS_BY_KEY.get(request.GET.get("view", ""), TABS[0])
     query = request.GET.get("q", "").strip()[:100]
-    rows = selectors.inbox(actor, tab.folder, flagged=tab.flagged, unread=tab.unread)
-    if query:
-        rows = selectors.search_inbox(rows, actor, query)
-    page = page_of(
-        rows,
-        after=decode_cursor(request.GET.get("after")),
-        before=decode_cursor(request.GET.get("before")),
+    after = decode_cursor(request.GET.get("after"))
+    before = decode_cursor(request.GET.get("before")) if after is None else None
+    page = selectors.inbox_page(
+        actor,
+        tab.folder,
+        flagged=tab.flagged,
+        unread=tab.unread,
+        query=query,
+        after=after,
+        before=before,
         size=get_setting("THREADS_PER_PAGE"),
     )
+    rows = page.rows
+    # Read backwards ("before"), more rows mean more newer ones and older ones exist
+    # (we came from there); read forwards, the other way round.
+    has_newer = page.has_more if before is not None else after is not None
+    has_older = page.has_more if before is None else True
+    newer = encode_cursor(rows[0]) if rows and has_newer else None
+    older = encode_cursor(rows[-1]) if rows and has_older else None
     display = RowDisplay()
-    for row in page.rows:
+    for row in rows:
         display.decorate(row)
 
     def link(**extra):
@@ -244,9 +203,9 @@ def inbox(request):
             "tab": tab,
             "tabs": [(t, link(view=t.key)) for t in TABS],
             "query": query,
-            "rows": page.rows,
-            "newer_url": link(before=page.newer) if page.newer else None,
-            "older_url": link(after=page.older) if page.older else None,
+            "rows": rows,
+            "newer_url": link(before=newer) if newer else None,
+            "older_url": link(after=older) if older else None,
             "preference": preference,
             "labels": display.labels,
             "current_url": request.get_full_path(),
