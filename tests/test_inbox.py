@@ -72,6 +72,33 @@ def test_message_text_is_escaped(client, start, seller, buyer):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+def test_every_value_of_a_row_is_escaped(client, start, seller):
+    """Rows are built in Python (wagtail_messenger/markup.py): names, titles and texts
+    that look like markup or break out of an attribute come out as text."""
+    evil = '"><img src=x onerror=alert(1)>'
+    start(Party.guest(evil, "evil@example.com"), seller, subject=evil, body=evil)
+    client.force_login(seller)
+    html = client.get(INBOX).content.decode()
+    assert "<img" not in html
+    assert html.count("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;") >= 4  # name, title x2, text
+
+
+def test_a_project_can_write_its_own_rows(client, start, seller, buyer, settings, tmp_path):
+    folder = tmp_path / "wagtail_messenger"
+    folder.mkdir()
+    (folder / "inbox.html").write_text(
+        '{% extends "wagtail_messenger/inbox.html" %}{% block inbox_row %}'
+        '<li class="mine">{{ row.names }}: {{ row.title }} ({{ row.unread_count }})</li>'
+        "{% endblock %}"
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    start(buyer, seller, subject="Blue bike", body="Still there?")
+    client.force_login(seller)
+    html = client.get(INBOX).content.decode()
+    assert '<li class="mine">Buyer: Blue bike (1)</li>' in html
+    assert "wm-row__check" not in html
+
+
 def test_latest_activity_first(client, start, seller, make_user):
     first = start(make_user(), seller).thread
     second = start(make_user(), seller).thread
