@@ -208,8 +208,9 @@ def test_inbox_rows_read_in_sql_match_the_orm_pages(crowded, who, view):
         for values in hot.inbox_rows(actor, "inbox", limit=2):
             participation.archive(actor, values[1])
     expected = list(
-        selectors.inbox(actor, view["folder"], **{k: v for k, v in view.items() if k != "folder"})
-        .values_list(*selectors.INBOX_ROW_PATHS)
+        selectors.inbox(
+            actor, view["folder"], **{k: v for k, v in view.items() if k != "folder"}
+        ).values_list(*selectors.INBOX_ROW_PATHS)
     )
     options = {k: v for k, v in view.items() if k != "folder"}
     assert hot.inbox_rows(actor, view["folder"], limit=100, **options) == expected

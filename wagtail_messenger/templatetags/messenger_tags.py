@@ -11,24 +11,17 @@
   through nh3's allow-list.
 """
 
-import functools
-
-import nh3
 from django import template
-from django.utils.html import urlize
 from django.utils.safestring import mark_safe
-from django.utils.text import normalize_newlines
 
 from .. import injection
 from ..actors import Actor
+from ..markup import text_to_html
 from ..services import listings
 from ..services.settings import for_site
 from ..views.account import badge
 
 register = template.Library()
-
-#: The only elements :func:`messenger_text` emits.
-MESSAGE_TAGS = {"a", "br"}
 
 
 @register.simple_tag(takes_context=True)
@@ -65,18 +58,3 @@ def messenger_text(value, autoescape=True):
     this filter means to emit (``<a href rel>`` to http, https and mailto, and ``<br>``),
     so a mistake upstream cannot turn into markup."""
     return mark_safe(text_to_html(str(value or "")))  # noqa: S308  see text_to_html
-
-
-@functools.lru_cache(maxsize=512)
-def text_to_html(text):
-    """What :func:`messenger_text` prints for ``text``: a pure function of the text, so
-    the last few hundred results are kept (a thread page and its polls show the same
-    messages again and again; linking and cleaning one costs about 0.1 ms)."""
-    html = urlize(normalize_newlines(text), trim_url_limit=60, nofollow=True, autoescape=True)
-    return nh3.clean(
-        html.replace("\n", "<br>"),
-        tags=MESSAGE_TAGS,
-        attributes={"a": {"href"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="nofollow noopener noreferrer",
-    )  # escaped by urlize, then allow-listed by nh3

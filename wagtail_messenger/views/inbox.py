@@ -18,9 +18,9 @@ from django.utils.translation import gettext_lazy as _
 from .. import markup, selectors
 from ..actors import Actor
 from ..conf import get_setting
+from ..markup import time_maker, url_maker
 from ..models import Message, Participant
 from ..services import safety
-from .threads import time_maker, url_maker
 
 Folder = Participant.Folder
 

@@ -11,9 +11,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import dateformat
-from django.utils.formats import get_format
-from django.utils.timezone import template_localtime
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -23,6 +21,7 @@ from ..actors import Actor
 from ..conf import get_setting
 from ..exceptions import MessengerError, NotAllowed
 from ..forms import ReplyForm, new_key
+from ..markup import MessageMarkup, text_to_html, time_maker, url_maker
 from ..models import Message, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
 from ..services.settings import for_site
@@ -53,33 +52,13 @@ def load_thread(request, thread_id, *, with_listing=False):
 ACTION_FORM = "wm-action-form"
 
 
-def url_maker(name, *extra):
-    """``reverse(name, args=[pk, *extra])`` for many primary keys at the cost of one
-    reverse: the pages that list rows (30 messages, 20 threads) would otherwise reverse
-    once per row and action."""
-    marker = "987654321"
-    head, tail = reverse(name, args=[int(marker), *extra]).rsplit(marker, 1)
-    return lambda pk: f"{head}{int(pk)}{tail}"
-
-
-def time_maker(format_name):
-    """``(machine, human)`` for many datetimes at the cost of one format lookup: what
-    ``{{ value|date:"c" }}`` and ``{{ value|date:format_name }}`` print (current time
-    zone and language), without a template filter per row."""
-    fmt = get_format(format_name)
-
-    def stamp(value):
-        local = template_localtime(value)
-        return local.isoformat(), dateformat.format(local, fmt)
-
-    return stamp
-
-
-def prepare_messages(rows, participant):
-    """What ``includes/message.html`` reads besides the message, without queries:
-    ``is_mine``, ``file`` (the attachment or ``None``), the action addresses, ``css``
-    (the element's classes), ``time_iso`` and ``time_label``, and the sender's
-    ``sender_name``, ``sender_initials`` and ``sender_is_guest``."""
+def prepare_messages(rows, participant, to_html):
+    """Set on each message what its markup shows, without queries: ``is_mine``,
+    ``file`` (the attachment or ``None``), the action addresses, ``css`` (the element's
+    classes), ``time_iso`` and ``time_label``, ``text_html`` (the text as safe HTML,
+    ``messenger_text``), the sender's ``sender_name``, ``sender_initials`` and
+    ``sender_is_guest``, and the markup itself as ``html`` (``to_html``, a
+    ``markup.MessageMarkup``), which ``includes/message.html`` prints."""
     remove_url = url_maker("wagtail_messenger:remove_message")
     report_url = url_maker("wagtail_messenger:report_message")
     stamp = time_maker("DATETIME_FORMAT")
@@ -105,6 +84,8 @@ def prepare_messages(rows, participant):
         message.sender_name = sender.display_name
         message.sender_initials = sender.initials
         message.sender_is_guest = sender.is_guest
+        message.text_html = mark_safe(text_to_html(message.body))  # noqa: S308 -- see there
+        message.html = to_html(message)
     return rows
 
 
@@ -115,26 +96,29 @@ def message_labels():
         "report": _("Report"),
         "report_reason": _("What is wrong with this message?"),
         "report_send": _("Report to moderators"),
+        "removed": _("message removed"),
+        "hidden": _("hidden by moderators"),
     }
 
 
-def message_context(thread, participant, conf, next_url):
-    """The context every rendering of ``includes/message.html`` shares."""
-    return {
+def message_context(request, thread, participant, conf, next_url):
+    """The context every rendering of ``includes/message.html`` shares, and
+    ``to_html``, the markup maker for :func:`prepare_messages`."""
+    shared = {
         "labels": message_labels(),
         "participant": participant,
-        "thread": thread,
         "remove_allowed": conf.users_may_remove_messages,
         "action_form": ACTION_FORM,
         "next_url": next_url,
     }
+    return {**shared, "thread": thread, "to_html": MessageMarkup(request, **shared)}
 
 
 def render_messages(request, thread, participant, rows, conf=None):
     """``[{"id", "html"}]`` for the JSON answers; the action buttons post the page's
     shared form and come back to the thread page."""
     conf = conf or for_site(thread.site)
-    shared = message_context(thread, participant, conf, thread.get_absolute_url())
+    shared = message_context(request, thread, participant, conf, thread.get_absolute_url())
     return [
         {
             "id": message.pk,
@@ -144,7 +128,7 @@ def render_messages(request, thread, participant, rows, conf=None):
                 request=request,
             ),
         }
-        for message in prepare_messages(rows, participant)
+        for message in prepare_messages(rows, participant, shared["to_html"])
     ]
 
 
@@ -189,9 +173,10 @@ def thread_view(request, thread_id):
     if participant is not None and participant.unread_count and before is None:
         participation.mark_read(actor, thread.pk)
     title, url = listing_link(request, thread)
-    prepare_messages(page.messages, participant)
+    shared = message_context(request, thread, participant, conf, request.get_full_path())
+    prepare_messages(page.messages, participant, shared["to_html"])
     context = {
-        **message_context(thread, participant, conf, request.get_full_path()),
+        **shared,
         "others": people.others,
         "page": page,
         "before": before,
