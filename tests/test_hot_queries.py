@@ -250,3 +250,55 @@ def test_inbox_search_narrows_the_sql_rows_like_the_orm(crowded):
         expected = selectors.search_inbox(selectors.inbox(seller), seller, text)
         assert [row.pk for row in page.rows] == [row.pk for row in expected]
     assert selectors.inbox_page(seller, query="Message 2", size=50).rows
+
+
+@pytest.mark.parametrize("who", [*ACTORS, "moderator"])
+def test_message_pages_read_in_sql_match_the_visibility_rule(people, site, moderator, who):
+    """selectors.message_page (hot.message_page, one plain query) shows each reader the
+    messages access.visible_messages gives them: held ones to their sender only, none
+    a blocked person sent after the block, everything to a moderator; with senders and
+    attachments, and the same pages before any message."""
+    from wagtail_messenger.models import Attachment, Message, MessengerSettings
+    from wagtail_messenger.services import access, safety
+
+    seller, buyer_thread, guest_thread = people["seller"], *people["threads"][:2]
+    safety.block(seller, guest_thread.participants.get(kind="guest").pk)
+    conversations.post_message(actor=people["guest"], thread=guest_thread, body="After block")
+    MessengerSettings.objects.update_or_create(
+        site=site, defaults={"blocked_words": "casino", "spam_threshold": 1}
+    )
+    held = conversations.post_message(
+        actor=people["buyer"], thread=buyer_thread, body="Visit my casino"
+    ).message
+    assert held.state == Message.State.HELD
+    Attachment.objects.create(
+        message=buyer_thread.messages.earliest("pk"),
+        file="messenger/x.pdf",
+        name="offer.pdf",
+        content_type="application/pdf",
+        size=2048,
+    )
+    actor = people[who] if who != "moderator" else Actor.for_user(moderator)
+
+    def shown(messages):
+        return [
+            (m.pk, m.body, m.state, m.sender.display_name, getattr(m.file, "name", None))
+            for m in messages
+        ]
+
+    for thread in people["threads"]:
+        expected = list(access.visible_messages(actor, thread).order_by("pk"))
+        page = selectors.message_page(actor, thread, limit=50)
+        for m in (*expected, *page.messages):  # a missing attachment is an AttributeError
+            m.file = getattr(m, "attachment", None)
+        assert shown(page.messages) == shown(expected)
+        for i, message in enumerate(expected):
+            older = selectors.message_page(actor, thread, before_id=message.pk, limit=2)
+            assert [m.pk for m in older.messages] == [m.pk for m in expected[max(0, i - 2) : i]]
+    if who == "seller":
+        bodies = [m.body for m in selectors.message_page(actor, guest_thread).messages]
+        assert "After block" not in bodies and "Yes" in bodies
+    if who == "buyer":
+        page = selectors.message_page(actor, buyer_thread)
+        assert held.pk in [m.pk for m in page.messages]
+        assert page.messages[0].attachment.name == "offer.pdf"

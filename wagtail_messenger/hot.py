@@ -17,7 +17,7 @@ Their ORM twins stay the reference: ``Participant.objects.unread_total`` and
 
 from django.db import connections, router
 
-from .models import Message, Participant, Thread
+from .models import Attachment, Message, Participant, Thread
 
 # Only quoted table and column names are formatted into the SQL below (hence the
 # "noqa: S608"); every value (ids, emails, folders, the limit) is a query parameter.
@@ -195,3 +195,65 @@ def _datetimes(connection):
     if convert is None:
         return lambda value: value
     return lambda value: convert(value, None, connection)
+
+
+#: What a message of a page shows, in the model's field order (``Model.from_db`` takes
+#: them in that order); its other fields are left deferred.
+PAGE_MESSAGE_FIELDS = ("id", "thread_id", "sender_id", "body", "created_at", "state")
+PAGE_MESSAGE_FIELDS += ("moderation_reason",)
+PAGE_ATTACHMENT_FIELDS = ("id", "message_id", "name", "size", "expired_at")
+
+
+def message_page(thread_id, *, viewer_id=None, blocked=None, before_id=None, limit, senders):
+    """The newest ``limit`` messages of a thread (those before ``before_id``), newest
+    first, as ``Message`` instances built with ``Model.from_db`` from one plain query:
+    the page's fields (:data:`PAGE_MESSAGE_FIELDS`, the rest deferred), the attachment
+    joined (``message.attachment``, or ``Attachment.DoesNotExist``), the sender taken
+    from ``senders`` (``{participant id: Participant}``, the thread's people, which the
+    page has read already).
+
+    ``viewer_id``: the reader's participant row; they see everything delivered and
+    their own held messages, not what the people in ``blocked`` (``{participant id:
+    blocked since}``) sent since. ``None``: everything (a moderator).
+
+    The ORM twin is ``access.visible_messages`` (``tests/test_hot_queries.py``)."""
+    connection, messages, m = _quoting(Message)
+    _, attachments, a = _quoting(Attachment)
+    where, params = [f"m.{m('thread')} = %s"], [thread_id]
+    if viewer_id is not None:
+        where.append(f"(m.{m('state')} <> %s OR m.{m('sender')} = %s)")
+        params += [Message.State.HELD.value, viewer_id]
+        for sender_id, since in (blocked or {}).items():
+            where.append(f"NOT (m.{m('sender')} = %s AND m.{m('created_at')} >= %s)")
+            params += [sender_id, connection.ops.adapt_datetimefield_value(since)]
+    if before_id is not None:
+        where.append(f"m.{m('id')} < %s")
+        params.append(before_id)
+    columns = [f"m.{m(name.removesuffix('_id'))}" for name in PAGE_MESSAGE_FIELDS]
+    columns += [f"a.{a(name.removesuffix('_id'))}" for name in PAGE_ATTACHMENT_FIELDS]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {messages} m"  # noqa: S608
+        f" LEFT OUTER JOIN {attachments} a ON a.{a('message')} = m.{m('id')}"
+        f" WHERE {' AND '.join(where)} ORDER BY m.{m('id')} DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
+    aware = _datetimes(connection)
+    sender_field = Message._meta.get_field("sender")
+    attachment_rel = Message._meta.get_field("attachment")
+    db, split, found = connection.alias, len(PAGE_MESSAGE_FIELDS), []
+    when = PAGE_MESSAGE_FIELDS.index("created_at")
+    expired = split + PAGE_ATTACHMENT_FIELDS.index("expired_at")
+    for row in rows:
+        values = list(row)
+        values[when], values[expired] = aware(values[when]), aware(values[expired])
+        message = Message.from_db(db, PAGE_MESSAGE_FIELDS, values[:split])
+        if message.sender_id in senders:  # always, unless a row was added meanwhile
+            sender_field.set_cached_value(message, senders[message.sender_id])
+        attachment = None
+        if values[split] is not None:
+            attachment = Attachment.from_db(db, PAGE_ATTACHMENT_FIELDS, values[split:])
+        attachment_rel.set_cached_value(message, attachment)
+        found.append(message)
+    return found

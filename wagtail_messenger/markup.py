@@ -16,6 +16,7 @@ markup (the message text from ``messenger_text``) go through it unchanged, exact
 
 import functools
 from html import escape
+from pathlib import Path
 
 import nh3
 from django.middleware.csrf import get_token
@@ -129,6 +130,22 @@ def inbox_row(row, labels, unblock_url):
         f'<span aria-hidden="true">{"★" if row.flagged else "☆"}</span>'
         f'<span class="wm-visually-hidden">{flag}</span></button></span></li>'
     )
+
+
+MESSAGE_TEMPLATE = "wagtail_messenger/includes/message.html"
+
+
+def overridden(template_name):
+    """Whether the project replaces one of the messenger's templates (another
+    directory or app comes first for the name). The lists print the markup made here
+    directly unless their item template is replaced."""
+    from django.template.loader import get_template
+
+    origin = get_template(template_name).origin.name
+    return not origin.startswith(BUILT_IN_TEMPLATES)
+
+
+BUILT_IN_TEMPLATES = str(Path(__file__).resolve().parent / "templates")
 
 
 class MessageMarkup:

@@ -242,15 +242,25 @@ class MessagePage:
     newest_id: int | None
 
 
-def message_page(actor, thread, *, participant=None, blocked=None, before_id=None, limit=None):
+def message_page(actor, thread, *, people=None, before_id=None, limit=None):
     """The latest ``limit`` messages of the thread (or those before ``before_id``), in
-    reading order, with senders and attachments joined in the same query. ``blocked``:
-    see :func:`access.visible_messages`."""
+    reading order, as ``actor`` sees them, with senders and attachments: one query.
+    ``people``: the thread's :class:`access.People` for ``actor`` when the caller has
+    them (the senders come from there; otherwise they are read)."""
     limit = limit or get_setting("MESSAGES_PER_PAGE")
-    qs = access.visible_messages(actor, thread, participant=participant, blocked=blocked)
-    if before_id is not None:
-        qs = qs.filter(pk__lt=before_id)
-    rows = list(qs.select_related("sender", "attachment").order_by("-pk")[: limit + 1])
+    if people is None:
+        people = access.people_of(actor, thread)
+    me = people.me
+    if me is None and not actor.is_moderator:
+        return MessagePage(messages=[], has_older=False, oldest_id=None, newest_id=None)
+    rows = hot.message_page(
+        thread.pk,
+        viewer_id=me.pk if me is not None else None,
+        blocked=people.blocked if me is not None else None,
+        before_id=before_id,
+        limit=limit + 1,
+        senders={p.pk: p for p in (*people.others, *([me] if me is not None else []))},
+    )
     has_older = len(rows) > limit
     rows = rows[:limit][::-1]
     return MessagePage(

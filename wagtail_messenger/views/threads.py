@@ -21,7 +21,14 @@ from ..actors import Actor
 from ..conf import get_setting
 from ..exceptions import MessengerError, NotAllowed
 from ..forms import ReplyForm, new_key
-from ..markup import MessageMarkup, text_to_html, time_maker, url_maker
+from ..markup import (
+    MESSAGE_TEMPLATE,
+    MessageMarkup,
+    overridden,
+    text_to_html,
+    time_maker,
+    url_maker,
+)
 from ..models import Message, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
 from ..services.settings import for_site
@@ -123,7 +130,7 @@ def render_messages(request, thread, participant, rows, conf=None):
         {
             "id": message.pk,
             "html": render_to_string(
-                "wagtail_messenger/includes/message.html",
+                MESSAGE_TEMPLATE,
                 {**shared, "message": message},
                 request=request,
             ),
@@ -167,9 +174,7 @@ def thread_view(request, thread_id):
             return JsonResponse({"ok": False, "errors": form_errors(form)}, status=400)
 
     before = int_param(request, "before")
-    page = selectors.message_page(
-        actor, thread, participant=participant, blocked=people.blocked, before_id=before
-    )
+    page = selectors.message_page(actor, thread, people=people, before_id=before)
     if participant is not None and participant.unread_count and before is None:
         participation.mark_read(actor, thread.pk)
     title, url = listing_link(request, thread)
@@ -177,6 +182,11 @@ def thread_view(request, thread_id):
     prepare_messages(page.messages, participant, shared["to_html"])
     context = {
         **shared,
+        # The built-in markup, joined here; a project that replaces the message
+        # template gets it rendered once per message instead.
+        "messages_html": None
+        if overridden(MESSAGE_TEMPLATE)
+        else mark_safe("".join(m.html for m in page.messages)),  # noqa: S308 -- see markup
         "others": people.others,
         "page": page,
         "before": before,
@@ -291,9 +301,7 @@ def older(request, thread_id):
     actor, thread, people = load_thread(request, thread_id)
     participant = people.me
     before = int_param(request, "before")
-    page = selectors.message_page(
-        actor, thread, participant=participant, blocked=people.blocked, before_id=before
-    )
+    page = selectors.message_page(actor, thread, people=people, before_id=before)
     return JsonResponse(
         {
             "messages": render_messages(request, thread, participant, page.messages),
