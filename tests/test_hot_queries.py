@@ -302,3 +302,23 @@ def test_message_pages_read_in_sql_match_the_visibility_rule(people, site, moder
         page = selectors.message_page(actor, buyer_thread)
         assert held.pk in [m.pk for m in page.messages]
         assert page.messages[0].attachment.name == "offer.pdf"
+
+
+def test_a_thread_and_its_people_come_in_one_query(people, django_assert_num_queries):
+    """hot.thread_and_people: the thread page's first read, the same objects as the ORM
+    gives, with every field of both (datetimes aware, as the ORM makes them)."""
+    from django.forms.models import model_to_dict
+
+    for thread in people["threads"]:
+        with django_assert_num_queries(1):
+            found, everyone = hot.thread_and_people(thread.pk)
+        expected = Thread.objects.get(pk=thread.pk)
+        assert model_to_dict(found) == model_to_dict(expected)
+        assert found.last_message_at == expected.last_message_at
+        assert found.created_at.tzinfo is not None
+        rows = list(thread.participants.order_by("pk"))
+        assert [model_to_dict(p) for p in everyone] == [model_to_dict(p) for p in rows]
+        assert [(p.last_message_at, p.created_at) for p in everyone] == [
+            (p.last_message_at, p.created_at) for p in rows
+        ]
+    assert hot.thread_and_people(10**9) == (None, [])

@@ -15,7 +15,10 @@ Their ORM twins stay the reference: ``Participant.objects.unread_total`` and
 ``Thread.objects.participating``; the tests compare the two on users, teams and guests.
 """
 
+import functools
+
 from django.db import connections, router
+from django.db.models import DateTimeField
 
 from .models import Attachment, Message, Participant, Thread
 
@@ -242,18 +245,66 @@ def message_page(thread_id, *, viewer_id=None, blocked=None, before_id=None, lim
     aware = _datetimes(connection)
     sender_field = Message._meta.get_field("sender")
     attachment_rel = Message._meta.get_field("attachment")
-    db, split, found = connection.alias, len(PAGE_MESSAGE_FIELDS), []
-    when = PAGE_MESSAGE_FIELDS.index("created_at")
-    expired = split + PAGE_ATTACHMENT_FIELDS.index("expired_at")
+    split, found = len(PAGE_MESSAGE_FIELDS), []
     for row in rows:
-        values = list(row)
-        values[when], values[expired] = aware(values[when]), aware(values[expired])
-        message = Message.from_db(db, PAGE_MESSAGE_FIELDS, values[:split])
+        message = _instance(Message, connection, PAGE_MESSAGE_FIELDS, row[:split], aware)
         if message.sender_id in senders:  # always, unless a row was added meanwhile
             sender_field.set_cached_value(message, senders[message.sender_id])
         attachment = None
-        if values[split] is not None:
-            attachment = Attachment.from_db(db, PAGE_ATTACHMENT_FIELDS, values[split:])
+        if row[split] is not None:
+            attachment = _instance(
+                Attachment, connection, PAGE_ATTACHMENT_FIELDS, row[split:], aware
+            )
         attachment_rel.set_cached_value(message, attachment)
         found.append(message)
     return found
+
+
+def _instance(model, connection, names, values, aware):
+    """``model.from_db`` over a plain cursor's ``values`` for the fields ``names`` (in
+    the model's field order; others deferred), with datetimes made what the ORM gives."""
+    values = list(values)
+    for i, name in enumerate(names):
+        if name in _datetime_attnames(model):
+            values[i] = aware(values[i])
+    return model.from_db(connection.alias, names, values)
+
+
+@functools.cache
+def _datetime_attnames(model):
+    return {f.attname for f in model._meta.concrete_fields if isinstance(f, DateTimeField)}
+
+
+def thread_and_people(thread_id):
+    """The thread (``None`` if there is none) and all its participants in the order
+    they joined, from one query: the thread's columns joined to each participant row.
+    What a thread page starts from; the site and the listing are left to load when
+    asked for (``services.settings.for_site_id`` serves the settings by the site's id).
+
+    The ORM twin: ``Thread.objects.get`` and ``thread.participants.order_by("pk")``."""
+    connection, threads, t = _quoting(Thread)
+    _, participants, p = _quoting(Participant)
+    thread_fields = [f.attname for f in Thread._meta.concrete_fields]
+    people_fields = [f.attname for f in Participant._meta.concrete_fields]
+    columns = [f"t.{connection.ops.quote_name(f.column)}" for f in Thread._meta.concrete_fields]
+    columns += [
+        f"p.{connection.ops.quote_name(f.column)}" for f in Participant._meta.concrete_fields
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {threads} t"  # noqa: S608
+        f" LEFT OUTER JOIN {participants} p ON p.{p('thread')} = t.{t('id')}"
+        f" WHERE t.{t('id')} = %s ORDER BY p.{p('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [thread_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    aware, split = _datetimes(connection), len(thread_fields)
+    thread = _instance(Thread, connection, thread_fields, rows[0][:split], aware)
+    people = [
+        _instance(Participant, connection, people_fields, row[split:], aware)
+        for row in rows
+        if row[split] is not None
+    ]
+    return thread, people

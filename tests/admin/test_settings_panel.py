@@ -139,6 +139,21 @@ def test_settings_are_read_from_the_cache_and_a_save_shows_at_once(
     assert for_site(site).enabled is False
 
 
+def test_settings_by_site_id_load_the_site_only_when_not_cached(
+    site, editor, login, django_assert_num_queries
+):
+    """Thread pages ask by the thread's site id (they do not load the site)."""
+    from wagtail_messenger.services.settings import for_site_id
+
+    first = for_site_id(site.pk)  # not cached yet: the site, then its settings
+    assert first.pk == for_site(site).pk
+    with django_assert_num_queries(0):
+        assert for_site_id(site.pk).enabled is True
+    login(editor).post(edit_url(site), form_data(first, enabled=False))
+    assert for_site_id(site.pk).enabled is False
+    assert for_site_id(10**6).pk == for_site().pk  # an unknown site: the default's
+
+
 def test_a_rolled_back_save_leaves_the_settings_as_they_were(site, conf):
     assert for_site(site).enabled is True  # cached
     with pytest.raises(RuntimeError), transaction.atomic():

@@ -5,6 +5,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 
+from .. import hot
 from ..exceptions import NotAllowed
 from ..models import Block, Message, Participant, Thread
 
@@ -25,23 +26,22 @@ def get_visible_thread(actor, thread_id):
     return thread
 
 
-def open_thread(actor, thread_id, *, with_listing=False):
+def open_thread(actor, thread_id):
     """The thread and its :class:`People` as ``actor`` sees them, or :class:`NotAllowed`:
     the rule of :func:`get_visible_thread` (a live participant, or a moderator) for the
     pages that show the participants anyway. The thread is read by its key alone and
-    the actor's own row among its participants says they take part, so a participant
-    pays two plain queries where the rule's subquery and the participants took three.
-    ``with_listing`` joins the listing page (a wide row), for the page that links to it."""
+    the actor's own row among its participants says they take part: one plain query
+    (``hot.thread_and_people``) where the rule's subquery and the participants took
+    three. The site and the listing page load when asked for (settings come by the
+    site's id, ``services.settings.for_site_id``)."""
     try:
         thread_id = int(thread_id)
     except (TypeError, ValueError):
         raise NotAllowed()
-    related = ("site", "listing") if with_listing else ("site",)
-    try:
-        thread = Thread.objects.select_related(*related).get(pk=thread_id)
-    except Thread.DoesNotExist:
-        raise NotAllowed() from None
-    people = people_of(actor, thread)
+    thread, everyone = hot.thread_and_people(thread_id)
+    if thread is None:
+        raise NotAllowed()
+    people = people_of(actor, thread, everyone)
     if people.me is None and not actor.is_moderator:
         raise NotAllowed()
     return thread, people
@@ -87,11 +87,12 @@ class People:
         return blocked_among(self.me, self.others) if self.me is not None else {}
 
 
-def people_of(actor, thread):
+def people_of(actor, thread, everyone=None):
     """The thread's participants read once (one query, plus one for blocks when they
     are asked for): what the thread page needs of them, which :func:`get_participant`,
     :func:`blocked_since` and ``thread.participants`` would take three queries to say."""
-    everyone = list(thread.participants.order_by("pk"))
+    if everyone is None:
+        everyone = list(thread.participants.order_by("pk"))
     me = None
     if not actor.is_anonymous:
         live = (p for p in everyone if p.folder != Participant.Folder.DELETED)

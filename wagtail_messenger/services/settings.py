@@ -31,6 +31,18 @@ def for_site(site=None, request=None):
     return cached(site)
 
 
+def for_site_id(site_id):
+    """:func:`for_site` by the site's id: a page that has a thread need not load its
+    site (the site is read only when the cache has no copy)."""
+    if site_id is None:
+        return for_site()
+    found = cache.get(MessengerSettings.cache_key(site_id))
+    if found is None:
+        site = Site.objects.filter(pk=site_id).first()
+        found = cached(site) if site is not None else for_site()
+    return found
+
+
 def cached(site):
     """``MessengerSettings.for_site(site)`` (get, or create with the defaults), kept in
     the default cache for ``MessengerSettings.CACHE_SECONDS``."""

@@ -31,7 +31,7 @@ from ..markup import (
 )
 from ..models import Message, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
-from ..services.settings import for_site
+from ..services.settings import for_site_id
 
 
 def wants_json(request):
@@ -46,11 +46,11 @@ def int_param(request, name):
     return value if value >= 0 else None
 
 
-def load_thread(request, thread_id, *, with_listing=False):
+def load_thread(request, thread_id):
     """The actor, the thread and its people (``access.open_thread``), or 404."""
     actor = Actor.from_request(request)
     try:
-        thread, people = access.open_thread(actor, thread_id, with_listing=with_listing)
+        thread, people = access.open_thread(actor, thread_id)
     except NotAllowed:
         raise Http404 from None
     return actor, thread, people
@@ -124,7 +124,7 @@ def message_context(request, thread, participant, conf, next_url):
 def render_messages(request, thread, participant, rows, conf=None):
     """``[{"id", "html"}]`` for the JSON answers; the action buttons post the page's
     shared form and come back to the thread page."""
-    conf = conf or for_site(thread.site)
+    conf = conf or for_site_id(thread.site_id)
     shared = message_context(request, thread, participant, conf, thread.get_absolute_url())
     return [
         {
@@ -151,10 +151,9 @@ def thread_view(request, thread_id):
     actor = Actor.from_request(request)
     if actor.is_anonymous:
         return redirect_to_login(request.get_full_path())
-    # The listing is shown, not needed to post: a reply (which redirects) skips the join.
-    actor, thread, people = load_thread(request, thread_id, with_listing=request.method != "POST")
+    actor, thread, people = load_thread(request, thread_id)
     participant = people.me
-    conf = for_site(thread.site)
+    conf = for_site_id(thread.site_id)
     can_reply = participant is not None and thread.is_open and conf.enabled
 
     form = None
