@@ -302,3 +302,35 @@ def test_replying_clears_the_repliers_own_unread_count(start, actor, buyer, sell
     conversations.post_message(actor=actor(seller), thread=posted.thread, body="Yes!")
     assert posted.thread.participants.get(user=seller).unread_count == 0
     assert posted.thread.participants.get(user=buyer).unread_count == 1
+
+
+def test_a_reply_reaches_every_live_row_but_the_blockers_and_counts_on_the_thread(
+    start, actor, seller, make_user
+):
+    """conversations.deliver (hot.record_delivery): a guest blocked by email reaches
+    nobody who blocks them; a row whose person deleted the thread stays untouched; the
+    thread counts the message and points at it."""
+    from wagtail_messenger.models import Participant as P
+
+    thread = start(Party.guest("Gus", "gus@example.com"), seller).thread
+    participation.mark_read(actor(seller), thread.pk)
+    safety.block(actor(seller), thread.participants.get(kind="guest").pk)
+    before = thread.participants.get(user=seller)
+    reply = conversations.post_message(
+        actor=actor(guest_email="gus@example.com"), thread=thread, body="Hello??"
+    )
+    after = thread.participants.get(user=seller)
+    assert after.unread_count == 0
+    assert after.last_message_at == before.last_message_at < reply.message.created_at
+    thread.refresh_from_db()
+    assert (thread.message_count, thread.last_message_id) == (2, reply.message.pk)
+
+    other = start(make_user("carol"), seller).thread
+    P.objects.filter(thread=other, user=seller).update(folder=P.Folder.DELETED, unread_count=0)
+    conversations.post_message(
+        actor=actor(other.participants.get(is_initiator=True).user), thread=other, body="Anyone?"
+    )
+    gone = other.participants.get(user=seller)
+    assert (gone.folder, gone.unread_count) == (P.Folder.DELETED, 0)
+    sender = other.participants.get(is_initiator=True)
+    assert sender.unread_count == 0 and sender.last_read_at is not None

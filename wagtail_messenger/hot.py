@@ -20,7 +20,7 @@ import functools
 from django.db import connections, router
 from django.db.models import DateTimeField
 
-from .models import Attachment, Message, Participant, Thread
+from .models import Attachment, Block, Message, Participant, Thread
 
 # Only quoted table and column names are formatted into the SQL below (hence the
 # "noqa: S608"); every value (ids, emails, folders, the limit) is a query parameter.
@@ -308,3 +308,46 @@ def thread_and_people(thread_id):
         if row[split] is not None
     ]
     return thread, people
+
+
+def record_delivery(message, sender):
+    """The two writes that make a message reach its thread (``conversations.deliver``):
+    the thread's last message and count, then, in one ``UPDATE``, every live row the
+    message reaches. People who block the sender are left as they were (no unread
+    count, no move out of the archive, no new place at the top of their inbox); the
+    others come back from the archive, move to the top and count one more unread; the
+    sender's own counter goes to zero (writing in a thread means having read it).
+
+    Plain SQL: the ORM spent longer building these two statements (a ``CASE`` per
+    column and the blocks' subquery) than the database took to run them."""
+    connection, threads, t = _quoting(Thread)
+    _, participants, p = _quoting(Participant)
+    _, blocks, b = _quoting(Block)
+    now = connection.ops.adapt_datetimefield_value(message.created_at)
+    if sender.user_id is not None:
+        target, blocked = b("blocked_user"), sender.user_id
+    else:
+        target, blocked = b("blocked_email"), sender.email or "-"
+    Folder = Participant.Folder
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {threads} SET {t('last_message')} = %s, {t('last_message_at')} = %s,"  # noqa: S608
+            f" {t('message_count')} = {t('message_count')} + 1 WHERE {t('id')} = %s",
+            [message.pk, now, message.thread_id],
+        )
+        cursor.execute(
+            f"UPDATE {participants} SET"  # noqa: S608
+            f" {p('folder')} = CASE WHEN {p('folder')} = %s THEN %s ELSE {p('folder')} END,"
+            f" {p('last_message_at')} = %s,"
+            f" {p('unread_count')} = CASE WHEN {p('id')} = %s THEN 0"
+            f" ELSE {p('unread_count')} + 1 END,"
+            f" {p('last_read_at')} = CASE WHEN {p('id')} = %s THEN %s"
+            f" ELSE {p('last_read_at')} END"
+            f" WHERE {p('thread')} = %s AND {p('folder')} <> %s AND ({p('id')} = %s"
+            f" OR NOT EXISTS (SELECT 1 FROM {blocks} WHERE {b('blocker')} ="
+            f" {participants}.{p('user')} AND {target} = %s))",
+            [
+                *(Folder.ARCHIVE.value, Folder.INBOX.value, now, sender.pk, sender.pk, now),
+                *(message.thread_id, Folder.DELETED.value, sender.pk, blocked),
+            ],
+        )

@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import hooks
+from .. import hooks, hot
 from ..conf import get_setting
 from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
 from ..models import Attachment, Ban, Block, ContactPreference, Message, Participant, Thread
@@ -158,34 +158,10 @@ def deliver(message):
     Called by :func:`post_message` for ordinary messages and by moderation when a held
     message is released. Must run inside the writing transaction.
     """
-    thread_id = message.thread_id
-    now = message.created_at
-    Thread.objects.filter(pk=thread_id).update(
-        last_message=message,
-        last_message_at=now,
-        message_count=F("message_count") + 1,
-    )
+    hot.record_delivery(message, message.sender)
     thread = message.thread  # keep the caller's instance in step with the row
-    thread.last_message, thread.last_message_at = message, now
+    thread.last_message, thread.last_message_at = message, message.created_at
     thread.message_count += 1
-    sender = message.sender
-    is_sender = Q(pk=sender.pk)
-    # One UPDATE for every row the message reaches. People who block the sender are
-    # left exactly as they were: no unread count, no move out of the archive, no new
-    # place at the top of their inbox. The others come back from the archive, move to
-    # the top and count one more unread; writing in a thread means having read it, so
-    # the sender's own counter goes to zero.
-    Participant.objects.filter(thread_id=thread_id).live().filter(
-        is_sender | _receiving(sender)
-    ).update(
-        folder=Case(
-            When(folder=Participant.Folder.ARCHIVE, then=Value(Participant.Folder.INBOX)),
-            default=F("folder"),
-        ),
-        last_message_at=now,
-        unread_count=Case(When(is_sender, then=Value(0)), default=F("unread_count") + 1),
-        last_read_at=Case(When(is_sender, then=Value(now)), default=F("last_read_at")),
-    )
     transaction.on_commit(lambda: notifications.message_delivered(message))
     transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
 
@@ -220,12 +196,6 @@ def _block_target(person):
     if user_id is not None:
         return {"blocked_user_id": user_id}
     return {"blocked_email": person.email or "-"}
-
-
-def _receiving(sender):
-    """``Q`` over participants whose person has not blocked ``sender``."""
-    blocking = Block.objects.filter(blocker_id=OuterRef("user_id"), **_block_target(sender))
-    return ~Exists(blocking)
 
 
 def _open_thread_between(sender, recipient, listing):
