@@ -351,3 +351,37 @@ def record_delivery(message, sender):
                 *(message.thread_id, Folder.DELETED.value, sender.pk, blocked),
             ],
         )
+
+
+def same_text_threads(sender, thread_id, body, since):
+    """How many threads other than ``thread_id`` got ``body`` (compared without case)
+    from the same person (``sender``'s account, or their guest address) since
+    ``since``: the spam filter's duplicate check, which every message pays.
+
+    The messages are found by their text first, through ``wm_msg_text_head`` (the
+    ``TextHead`` expression, written out exactly as the index has it: SQLite uses an
+    expression index only for the very same expression), then kept if the same person
+    sent them. The ORM spelling took 0.5 ms to build on each message."""
+    from .models.messages import TEXT_HEAD_LENGTH
+
+    connection, messages, m = _quoting(Message)
+    _, participants, p = _quoting(Participant)
+    if sender.user_id is not None:
+        same, params = f"{p('user')} = %s", [sender.user_id]
+    else:
+        same, params = f"{p('kind')} = %s AND {p('email')} = %s", [sender.kind, sender.email]
+    body_column = f"{messages}.{m('body')}"
+    sql = (
+        f"SELECT COUNT(DISTINCT {messages}.{m('thread')}) FROM {messages}"  # noqa: S608
+        f" WHERE UPPER(SUBSTR({body_column}, 1, {TEXT_HEAD_LENGTH}))"
+        f" = UPPER(SUBSTR(%s, 1, {TEXT_HEAD_LENGTH}))"
+        f" AND {messages}.{m('created_at')} >= %s"
+        f" AND UPPER({body_column}) = UPPER(%s)"
+        f" AND {messages}.{m('thread')} <> %s"
+        f" AND EXISTS (SELECT 1 FROM {participants} WHERE {participants}.{p('id')} ="
+        f" {messages}.{m('sender')} AND {same})"
+    )
+    since = connection.ops.adapt_datetimefield_value(since)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [body, since, body, thread_id, *params])
+        return cursor.fetchone()[0]

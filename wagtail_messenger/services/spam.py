@@ -26,11 +26,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Exists, F, OuterRef, Value
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from .. import hot
 from ..conf import get_setting
 
 URL_RE = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
@@ -153,21 +153,8 @@ class ScoringSpamFilter(BaseSpamFilter):
         The messages are found by their text first (the ``wm_msg_text_head`` index), then
         kept if the same person sent them: the cost follows how often the text was sent,
         not how many messages the sender has (a seller with 20,000 threads)."""
-        from ..models import Message
-        from ..models.messages import TextHead
-
         since = timezone.now() - self.DUPLICATE_WINDOW
-        same_person = self._same_sender(sender).filter(pk=OuterRef("pk"))
-        return (
-            Message.objects.alias(head=TextHead(F("body")))
-            .filter(head=TextHead(Value(body)), created_at__gte=since)
-            .filter(body__iexact=body)
-            .exclude(thread_id=thread.pk)
-            .filter(Exists(same_person))
-            .values("thread_id")
-            .distinct()
-            .count()
-        )
+        return hot.same_text_threads(sender, thread.pk, body, since)
 
     def is_bursting_new_guest(self, sender):
         now = timezone.now()
