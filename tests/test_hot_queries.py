@@ -322,3 +322,18 @@ def test_a_thread_and_its_people_come_in_one_query(people, django_assert_num_que
             (p.last_message_at, p.created_at) for p in rows
         ]
     assert hot.thread_and_people(10**9) == (None, [])
+
+
+def test_contact_preference_read_in_sql_is_the_saved_one(make_user):
+    from django.forms.models import model_to_dict
+
+    from wagtail_messenger.models import ContactPreference
+    from wagtail_messenger.services import safety
+
+    user = make_user("pat")
+    assert hot.contact_preference(user.pk) is None
+    assert safety.preferences_for(user).allow_contact is True  # unsaved defaults
+    safety.set_allow_contact(user, False)
+    saved = ContactPreference.objects.get(user=user)
+    assert model_to_dict(hot.contact_preference(user.pk)) == model_to_dict(saved)
+    assert safety.preferences_for(user).allow_contact is False

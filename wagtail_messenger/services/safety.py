@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from .. import hot
 from ..actors import Actor
 from ..exceptions import NotAllowed
 from ..models import Block, ContactPreference, Message, Participant
@@ -123,7 +124,7 @@ def set_preferences(user, **changes):
 
 def preferences_for(user):
     """The user's switches, unsaved defaults when they never changed them."""
-    return ContactPreference.objects.filter(user=user).first() or ContactPreference(user=user)
+    return hot.contact_preference(user.pk) or ContactPreference(user=user)
 
 
 def is_blocked_by(blocker_user, participant):
