@@ -186,3 +186,72 @@ class TestHeaderWidget:
         participation.mark_read(actor(seller), thread.pk)
         client.force_login(seller)
         assert client.get("/messages/unread/").json()["unread"] == 0
+
+
+# -- the markup made in Python and the templates a project may replace -------------------
+
+
+def same_markup(html):
+    import re
+
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken"', html)
+    html = re.sub(r">\s+<", "><", html.strip())
+    return re.sub(r"\s+", " ", html)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {},
+        {"flagged": True, "muted": True},
+        {"folder": "archive"},
+        {"folder": "trash", "peer_blocked": True},
+    ],
+)
+def test_thread_actions_made_in_python_are_the_templates(rf, thread, seller, start, state):
+    """markup.thread_actions gives what includes/thread_actions.html renders (the
+    template stays, for projects that replace it), in every state of the row."""
+    from django.template.loader import render_to_string
+
+    from wagtail_messenger.actors import Actor
+    from wagtail_messenger.markup import thread_actions
+    from wagtail_messenger.services import access
+
+    Participant.objects.filter(thread=thread, user=seller).update(**state)
+    request = rf.get(thread.get_absolute_url())
+    request.user = seller
+    people = access.people_of(Actor.for_user(seller), thread)
+    context = {
+        "thread": thread,
+        "participant": people.me,
+        "others": people.others,
+        "action_form": "wm-action-form",
+    }
+    made = thread_actions(request, **context)
+    rendered = render_to_string(
+        "wagtail_messenger/includes/thread_actions.html", context, request=request
+    )
+    assert same_markup(made) == same_markup(rendered)
+    assert "Block Buyer" in made or "Unblock Buyer" in made
+
+
+def test_a_project_can_replace_the_message_and_action_templates(
+    client, thread, seller, settings, tmp_path
+):
+    folder = tmp_path / "wagtail_messenger" / "includes"
+    folder.mkdir(parents=True)
+    (folder / "message.html").write_text(
+        '<li class="mine">{{ message.sender_name }}: {{ message.body }}</li>'
+    )
+    (folder / "thread_actions.html").write_text('<p class="my-actions">{{ participant.pk }}</p>')
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    client.force_login(seller)
+    html = client.get(thread.get_absolute_url()).content.decode()
+    assert '<li class="mine">Buyer: Hello, is it still available?</li>' in html
+    assert '<p class="my-actions">' in html and "wm-actions__button" not in html
+    reply = client.post(
+        thread.get_absolute_url(),
+        {"body": "Yes", "key": new_key()},
+        HTTP_ACCEPT="application/json",
+    )
+    assert reply.json()["messages"][0]["html"] == '<li class="mine">Seller: Yes</li>'

@@ -230,3 +230,79 @@ class MessageMarkup:
             f'<textarea id="{field}" name="reason" rows="2" maxlength="2000"></textarea>'
             f'<button type="submit">{labels["report_send"]}</button></form></details></div>'
         )
+
+
+ACTIONS_TEMPLATE = "wagtail_messenger/includes/thread_actions.html"
+
+
+def thread_actions(request, *, thread, participant, others, action_form):
+    """The per-thread actions of ``includes/thread_actions.html`` (same markup, same
+    rules; a project that replaces that template gets the template instead): flag,
+    mute, mark unread (back to the inbox), archive or move back, trash or restore, and
+    block or unblock each other person (for account holders). Plain form posts: the
+    buttons post the page's shared form ``action_form`` to their own address."""
+    if participant is None:
+        return ""
+    from django.templatetags.static import static
+
+    # One reverse for all the actions' addresses (they differ only in the action).
+    marker = "wm-action-name"
+    head, tail = reverse("wagtail_messenger:thread_action", args=[thread.pk, marker]).rsplit(
+        marker, 1
+    )
+    form = esc(action_form)
+
+    def button(name, label, extra_class=""):
+        url = f"{head}{name}{tail}"
+        return (
+            f'<button type="submit" form="{form}" formaction="{esc(url)}"'
+            f' class="wm-actions__button{extra_class}" data-wm-action="{name}">'
+            f"{esc(label)}</button>"
+        )
+
+    parts = [
+        f'<link rel="stylesheet" href="{esc(static("wagtail_messenger/inbox.css"))}">',
+        f'<div class="wm-actions" aria-label="{esc(gettext("Conversation actions"))}"'
+        ' role="group">',
+        button("unflag", gettext("Remove flag"))
+        if participant.flagged
+        else button("flag", gettext("Flag as important")),
+        button("unmute", gettext("Turn notifications on"))
+        if participant.muted
+        else button("mute", gettext("Mute notifications")),
+        # "Mark unread" returns to the inbox: reopening the thread would read it again.
+        f'<form method="post" action="{esc(f"{head}unread{tail}")}"'
+        ' class="wm-actions__form">'
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{esc(get_token(request))}">'
+        f'<input type="hidden" name="next" value="{esc(reverse("wagtail_messenger:inbox"))}">'
+        '<button type="submit" class="wm-actions__button" data-wm-action="unread">'
+        f"{esc(gettext('Mark unread'))}</button></form>",
+    ]
+    if participant.folder == "archive":
+        parts.append(button("unarchive", gettext("Move to inbox")))
+    elif participant.folder == "inbox":
+        parts.append(button("archive", gettext("Archive")))
+    if participant.folder == "trash":
+        parts.append(button("restore", gettext("Restore from trash")))
+    else:
+        parts.append(button("trash", gettext("Move to trash")))
+    if (participant.user_id or participant.kind == "group") and request.user.is_authenticated:
+        unblock, block = (
+            url_maker("wagtail_messenger:unblock"),
+            url_maker("wagtail_messenger:block"),
+        )
+        for other in others:
+            if other.pk == participant.pk or other.kind == "group" or other.is_deleted_user:
+                continue
+            if participant.peer_blocked:
+                url, css = unblock(other.pk), "wm-actions__button"
+                label = gettext("Unblock %(name)s") % {"name": other.display_name}
+            else:
+                url, css = block(other.pk), "wm-actions__button wm-actions__button--danger"
+                label = gettext("Block %(name)s") % {"name": other.display_name}
+            parts.append(
+                f'<button type="submit" form="{form}" formaction="{esc(url)}" class="{css}">'
+                f"{esc(label)}</button>"
+            )
+    parts.append("</div>")
+    return mark_safe("".join(parts))  # noqa: S308 -- every value in it is escaped

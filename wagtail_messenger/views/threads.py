@@ -22,10 +22,12 @@ from ..conf import get_setting
 from ..exceptions import MessengerError, NotAllowed
 from ..forms import ReplyForm, new_key
 from ..markup import (
+    ACTIONS_TEMPLATE,
     MESSAGE_TEMPLATE,
     MessageMarkup,
     overridden,
     text_to_html,
+    thread_actions,
     time_maker,
     url_maker,
 )
@@ -186,6 +188,15 @@ def thread_view(request, thread_id):
         "messages_html": None
         if overridden(MESSAGE_TEMPLATE)
         else mark_safe("".join(m.html for m in page.messages)),  # noqa: S308 -- see markup
+        "actions_html": None
+        if overridden(ACTIONS_TEMPLATE)
+        else thread_actions(
+            request,
+            thread=thread,
+            participant=participant,
+            others=people.others,
+            action_form=ACTION_FORM,
+        ),
         "others": people.others,
         "page": page,
         "before": before,
