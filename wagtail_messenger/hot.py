@@ -404,3 +404,29 @@ def contact_preference(user_id):
     if row is None:
         return None
     return _instance(ContactPreference, connection, fields, row, _datetimes(connection))
+
+
+def blocks_held(blocker_id, user_ids, emails):
+    """``(blocked user id, blocked email, since)`` of the blocks the user
+    ``blocker_id`` holds against these accounts or guest addresses: the thread page's
+    "whom does the reader block here?" (``access.blocked_among``), one lookup on the
+    blocker's index."""
+    connection, table, column = _quoting(Block)
+    where, params = [], []
+    if user_ids:
+        where.append(f"{column('blocked_user')} IN ({', '.join(['%s'] * len(user_ids))})")
+        params += list(user_ids)
+    if emails:
+        where.append(f"{column('blocked_email')} IN ({', '.join(['%s'] * len(emails))})")
+        params += list(emails)
+    if not where:
+        return []
+    sql = (
+        f"SELECT {column('blocked_user')}, {column('blocked_email')}, {column('created_at')}"  # noqa: S608
+        f" FROM {table} WHERE {column('blocker')} = %s AND ({' OR '.join(where)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [blocker_id, *params])
+        rows = cursor.fetchall()
+    aware = _datetimes(connection)
+    return [(user_id, email, aware(since)) for user_id, email, since in rows]

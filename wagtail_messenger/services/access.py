@@ -110,12 +110,7 @@ def blocked_among(participant, others):
     if not users and not emails:
         return {}
     by_user, by_email = {}, {}
-    blocks = Block.objects.filter(blocker_id=participant.user_id).filter(
-        Q(blocked_user_id__in=users) | Q(blocked_email__in=emails)
-    )
-    for user_id, email, since in blocks.values_list(
-        "blocked_user_id", "blocked_email", "created_at"
-    ):
+    for user_id, email, since in hot.blocks_held(participant.user_id, users, emails):
         if user_id is not None:
             by_user.setdefault(user_id, since)
         if email:
