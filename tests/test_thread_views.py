@@ -255,3 +255,27 @@ def test_a_project_can_replace_the_message_and_action_templates(
         HTTP_ACCEPT="application/json",
     )
     assert reply.json()["messages"][0]["html"] == '<li class="mine">Seller: Yes</li>'
+
+
+def test_times_follow_the_readers_time_zone_and_language_though_remembered(settings):
+    """markup.time_maker keeps formatted times (time_labels) keyed by zone and
+    language: a reader elsewhere or in another language never gets another's."""
+    from datetime import UTC, datetime
+
+    from django.utils import timezone, translation
+
+    from wagtail_messenger.markup import time_maker
+
+    settings.USE_I18N = True
+    moment = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
+    with timezone.override("UTC"), translation.override("en"):
+        utc = time_maker("DATETIME_FORMAT")(moment)
+    with timezone.override("Asia/Tokyo"), translation.override("en"):
+        tokyo = time_maker("DATETIME_FORMAT")(moment)
+    with timezone.override("UTC"), translation.override("de"):
+        german = time_maker("DATETIME_FORMAT")(moment)
+    assert utc == ("2026-03-05T14:30:00+00:00", "March 5, 2026, 2:30 p.m.")
+    assert tokyo == ("2026-03-05T23:30:00+09:00", "March 5, 2026, 11:30 p.m.")
+    assert german[0] == utc[0] and german[1] != utc[1] and "März" in german[1]
+    with timezone.override("UTC"), translation.override("en"):
+        assert time_maker("DATETIME_FORMAT")(moment) == utc
