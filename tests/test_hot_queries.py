@@ -337,3 +337,16 @@ def test_contact_preference_read_in_sql_is_the_saved_one(make_user):
     saved = ContactPreference.objects.get(user=user)
     assert model_to_dict(hot.contact_preference(user.pk)) == model_to_dict(saved)
     assert safety.preferences_for(user).allow_contact is False
+
+
+def test_site_wide_bans_match_the_account_or_the_address_without_case(make_user):
+    from wagtail_messenger.models import Ban
+
+    carol, dave = make_user("carol"), make_user("dave")
+    Ban.objects.create(user=carol)
+    Ban.objects.create(email="Gus@Example.net")
+    assert hot.is_banned(carol.pk, "carol@example.com")
+    assert hot.is_banned(None, "gus@example.NET")
+    assert hot.is_banned(dave.pk, "gus@example.net")  # an account using a banned address
+    assert not hot.is_banned(dave.pk, "dave@example.com")
+    assert not hot.is_banned(None, "")

@@ -20,7 +20,7 @@ import functools
 from django.db import connections, router
 from django.db.models import DateTimeField
 
-from .models import Attachment, Block, Message, Participant, Thread
+from .models import Attachment, Ban, Block, Message, Participant, Thread
 
 # Only quoted table and column names are formatted into the SQL below (hence the
 # "noqa: S608"); every value (ids, emails, folders, the limit) is a query parameter.
@@ -430,3 +430,22 @@ def blocks_held(blocker_id, user_ids, emails):
         rows = cursor.fetchall()
     aware = _datetimes(connection)
     return [(user_id, email, aware(since)) for user_id, email, since in rows]
+
+
+def is_banned(user_id, email):
+    """Whether a site-wide ban covers this account or this address (compared without
+    case): asked before every message is saved."""
+    connection, table, column = _quoting(Ban)
+    where, params = [], []
+    if user_id:
+        where.append(f"{column('user')} = %s")
+        params.append(user_id)
+    if email:
+        where.append(f"UPPER({column('email')}) = UPPER(%s)")
+        params.append(email)
+    if not where:
+        return False
+    sql = f"SELECT 1 FROM {table} WHERE {' OR '.join(where)} LIMIT 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None

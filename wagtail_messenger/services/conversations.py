@@ -3,14 +3,14 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import hooks, hot
 from ..conf import get_setting
 from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
-from ..models import Attachment, Ban, Block, ContactPreference, Message, Participant, Thread
+from ..models import Attachment, Block, ContactPreference, Message, Participant, Thread
 from . import access, notifications, spam
 from .settings import for_site
 
@@ -244,12 +244,7 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
 
 
 def _is_banned(participant):
-    q = Q()
-    if participant.user_id:
-        q |= Q(user_id=participant.user_id)
-    if participant.email:
-        q |= Q(email__iexact=participant.email)
-    return bool(q) and Ban.objects.filter(q).exists()
+    return hot.is_banned(participant.user_id, participant.email)
 
 
 def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None, data=None):
