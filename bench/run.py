@@ -15,7 +15,7 @@ temporary file, PostgreSQL in a throwaway database created next to ``BENCH_PG_UR
 Every operation goes through Django's test client with the full middleware stack
 (database sessions, CSRF, auth, messages) and the measured user logged in. For each:
 queries, median and p95 milliseconds over ``--runs`` runs after warm-up, and ``ratio``,
-the median divided by ``floor_auth``'s median in the same run.
+the median divided by ``floor_auth``'s median in the same rounds.
 """
 
 import argparse
@@ -98,7 +98,7 @@ def write_markdown(results, path, runs, cache):
         "",
         "Written by `python bench/run.py` (see the module docstring for the method and "
         "[docs/performance.md](../docs/performance.md) for the findings). `ratio` is the "
-        "median divided by `floor_auth`'s median in the same run; `purge` reports rows "
+        "median divided by `floor_auth`'s median in the same rounds; `purge` reports rows "
         "deleted per second in `rows_per_s`.",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: Python "
@@ -179,33 +179,31 @@ def measure_all(db, levels, runs):
         client = Client()
         client.force_login(data.me)
         operations = build_operations(client, data)
-        # The reads are timed in rounds, one request of each per round, so that a slow
+        # Everything is timed in rounds, one request of each per round, so that a slow
         # moment of the machine falls on all of them alike rather than on one operation
         # and not on the floor it is divided by. The order is shuffled every round
         # (seeded): in a fixed order each operation always follows the same one, and a
         # light request that follows a light one finds the interpreter's and the CPU's
         # caches warm where one that follows a full page does not (measured on the same
         # run: the floor, always after "floor", came out 10% cheaper and the header
-        # total, always after the thread page, 20% dearer than in shuffled rounds). The reply
-        # changes the data (the poll would see its message), so it is warmed up and
-        # timed after them.
-        reads = [name for name in operations if name != "reply"]
+        # total, always after the thread page, 20% dearer than in shuffled rounds). The
+        # reply moves the idle poll's cursor to the message it posted, so the poll still
+        # finds nothing new.
         shuffler = random.Random(level)
         queries, samples = {}, {name: [] for name in operations}
-        for group in (reads, ["reply"]):
-            for name in group:
-                for _ in range(5):  # warm-up
-                    check(name, operations[name]())
-                with CaptureQueriesContext(connection) as ctx:
-                    check(name, operations[name]())
-                queries[name] = len(ctx)
-            for _ in range(runs):
-                group = shuffler.sample(group, len(group))
-                for name in group:
-                    start = time.perf_counter()
-                    check(name, operations[name]())
-                    samples[name].append((time.perf_counter() - start) * 1000)
-                    reset_queries()
+        for name in operations:
+            for _ in range(5):  # warm-up
+                check(name, operations[name]())
+            with CaptureQueriesContext(connection) as ctx:
+                check(name, operations[name]())
+            queries[name] = len(ctx)
+        names = list(operations)
+        for _ in range(runs):
+            for name in shuffler.sample(names, len(names)):
+                start = time.perf_counter()
+                check(name, operations[name]())
+                samples[name].append((time.perf_counter() - start) * 1000)
+                reset_queries()
         timings = {name: (queries[name], samples[name]) for name in operations}
         floor_auth = statistics.median(timings["floor_auth"][1])
         for name, (queries, samples) in timings.items():
@@ -242,11 +240,11 @@ def build_operations(client, data):
     from wagtail_messenger.models import Message
 
     thread_url = reverse("wagtail_messenger:thread", args=[data.big_thread.pk])
-    newest = (
+    newest = [
         Message.objects.filter(thread=data.big_thread)
         .order_by("-pk")
         .values_list("pk", flat=True)[0]
-    )
+    ]  # the idle poll's cursor: the reply moves it to the message it posted
     poll_url = reverse("wagtail_messenger:poll", args=[data.big_thread.pk])
 
     from django_tasks import default_task_backend
@@ -260,10 +258,11 @@ def build_operations(client, data):
             raise RuntimeError("reply sent an email inside the request")
         if len(default_task_backend.results) <= queued:
             raise RuntimeError("reply did not enqueue its notification")
+        newest[0] = int(response["Location"].rsplit("#m", 1)[1])
         return response
 
     def idle_poll():
-        response = client.get(poll_url, {"after": newest})
+        response = client.get(poll_url, {"after": newest[0]})
         if response.status_code != 204:
             raise RuntimeError(f"the poll found something new ({response.status_code})")
         return response
