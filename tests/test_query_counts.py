@@ -124,19 +124,16 @@ def test_header_total_is_one_query_and_counts_team_threads(make_user, start, buy
     assert count_queries(lambda: selectors.unread_total(Actor.for_user(owner))) == 1
 
 
-def test_team_memberships_cost_one_cache_request_once_cached(make_user, monkeypatch):
-    """Every messenger request asks which teams the user is in; with a shared cache
-    (Redis, a network round trip each) that is one request, not one per key."""
+def counting_cache_calls(monkeypatch):
+    """The calls made to the default cache from here on (``get``, ``get_many``)."""
     from django.core.cache import cache
 
-    owner = make_user("owner")
-    assert Actor.for_user(owner).team_ids == []  # worked out, then cached
     calls, inside = [], []
 
     def counted(name, original):
         def call(*args, **kwargs):
             if not inside:  # LocMemCache's get_many calls get once per key
-                calls.append(name)
+                calls.append((name, args[0]))
             inside.append(name)
             try:
                 return original(*args, **kwargs)
@@ -147,8 +144,33 @@ def test_team_memberships_cost_one_cache_request_once_cached(make_user, monkeypa
 
     for name in ("get", "get_many"):
         monkeypatch.setattr(cache, name, counted(name, getattr(cache, name)))
+    return calls
+
+
+def test_team_memberships_cost_one_cache_request_once_cached(make_user, monkeypatch):
+    """Every messenger request asks which teams the user is in; with a shared cache
+    (Redis, a network round trip each) that is one request, not one per key."""
+    owner = make_user("owner")
+    assert Actor.for_user(owner).team_ids == []  # worked out, then cached
+    calls = counting_cache_calls(monkeypatch)
     assert Actor.for_user(owner).team_ids == []
-    assert calls == ["get_many"]
+    assert [name for name, _ in calls] == ["get_many"]
+
+
+def test_a_page_asks_for_the_team_list_once(client, make_user, monkeypatch):
+    """The inbox view and the header widget share the request's actor
+    (``Actor.from_request``), so the page asks the cache for the teams once."""
+    from django.urls import reverse
+
+    owner = make_user("owner")
+    client.force_login(owner)
+    client.get(reverse("wagtail_messenger:inbox"))  # the team list is cached now
+    calls = counting_cache_calls(monkeypatch)
+    assert client.get(reverse("wagtail_messenger:inbox")).status_code == 200
+    team_requests = [
+        keys for name, keys in calls if name == "get_many" and any("teams" in key for key in keys)
+    ]
+    assert len(team_requests) == 1, calls
 
 
 def test_joining_a_team_shows_its_threads_at_once(start, buyer, make_user):

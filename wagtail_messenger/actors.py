@@ -48,11 +48,21 @@ class Actor:
 
     @classmethod
     def from_request(cls, request):
+        """The request's actor. The same one is returned while the request's user and
+        guest address stay the same, so what it looks up (the team list: a cache round
+        trip with Redis) is looked up once per request, not once per view and tag."""
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            return cls.for_user(user)
-        email = request.session.get(GUEST_SESSION_KEY, "") if hasattr(request, "session") else ""
-        return cls.for_guest(email) if email else cls()
+            actor = cls.for_user(user)
+        else:
+            session = getattr(request, "session", None)
+            email = session.get(GUEST_SESSION_KEY, "") if session is not None else ""
+            actor = cls.for_guest(email) if email else cls()
+        previous = getattr(request, "_wagtail_messenger_actor", None)
+        if previous == actor and previous.user is actor.user:
+            return previous
+        request._wagtail_messenger_actor = actor
+        return actor
 
     @property
     def is_anonymous(self):
