@@ -1,18 +1,22 @@
-"""The two queries every open page repeats, written once in SQL.
+"""The queries the busiest pages repeat, written once in SQL.
 
-Every page shows the header total, and an open thread asks "anything new?" every few
-seconds: nothing in the messenger runs more often. Built with the ORM, each costs about
-0.3 ms of Python to assemble and compile, more than the database takes to answer and as
-much as the session and the user of the request together. Here they are plain SQL over
-the models' own table and column names (so a custom ``db_table`` still works), portable
-between SQLite and PostgreSQL.
+Every page shows the header total, an open thread asks "anything new?" every few
+seconds, and the inbox, the thread page and a reply are what people do all day. Built
+with the ORM, each of their queries cost 0.2–0.8 ms of Python to assemble, compile and
+turn into model objects: more than the database took to answer, and as much as the
+session and the user of the request together. Here they are plain SQL over the models'
+own table and column names (so a custom ``db_table`` still works), portable between
+SQLite and PostgreSQL; where objects are wanted they are built with ``Model.from_db``.
 
 The poll finds a user's team rows through the user's groups inside its query
-(``Actor.participant_sql``), so it makes no cache round trip; the header total uses the
-cached team list (see ``unread_counters`` for why).
+(``Actor.participant_sql``), so it makes no cache round trip; the header total and the
+inbox use the cached team list (see ``unread_counters`` for why).
 
-Their ORM twins stay the reference: ``Participant.objects.unread_total`` and
-``Thread.objects.participating``; the tests compare the two on users, teams and guests.
+The reads have ORM twins that stay the reference (named in their docstrings); the tests
+in ``tests/test_hot_queries.py`` compare the two for users, team members, guests,
+strangers and moderators. The delivery's writes are held to the behaviour the ORM
+version had by the conversation tests. docs/performance.md (items 7 and 19–24) says
+what each saved.
 """
 
 import functools
@@ -34,6 +38,21 @@ def _quoting(model):
         return quote(model._meta.get_field(name).column)
 
     return connection, quote(model._meta.db_table), column
+
+
+def _all_columns(model, connection, alias=""):
+    """The attribute names of ``model``'s columns (what ``Model.from_db`` takes) and the
+    same columns quoted for a ``SELECT``, prefixed with ``alias.`` when given."""
+    fields = model._meta.concrete_fields
+    prefix = f"{alias}." if alias else ""
+    quote = connection.ops.quote_name
+    return [f.attname for f in fields], [f"{prefix}{quote(f.column)}" for f in fields]
+
+
+def _rows(connection, sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _mine(actor, connection, column, prefix=""):
@@ -69,9 +88,7 @@ def unread_counters(actor, limit):
         f" ORDER BY {column('last_message_at')} DESC LIMIT %s"
     )
     folders = [Participant.Folder.INBOX.value, Participant.Folder.ARCHIVE.value]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *folders, limit])
-        return [count for (count,) in cursor.fetchall()]
+    return [count for (count,) in _rows(connection, sql, [*params, *folders, limit])]
 
 
 def poll_state(actor, thread_id, after):
@@ -161,9 +178,7 @@ def inbox_rows(
         f" ORDER BY p.{p('peer_blocked')} {order[0]}, p.{p('last_message_at')} {order[1]},"
         f" p.{p('id')} {order[2]} LIMIT %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        rows = cursor.fetchall()
+    rows = _rows(connection, sql, [*params, limit])
     aware = _datetimes(connection)
     rows = [(*r[:6], aware(r[6]), *r[7:14], aware(r[14])) for r in rows]
     return rows[::-1] if before is not None else rows
@@ -186,9 +201,7 @@ def people_of_threads(thread_ids):
         f"SELECT {names} FROM {table} WHERE {column('thread')} IN ({marks})"  # noqa: S608
         f" ORDER BY {column('id')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(thread_ids))
-        return cursor.fetchall()
+    return _rows(connection, sql, list(thread_ids))
 
 
 def _datetimes(connection):
@@ -239,9 +252,7 @@ def message_page(thread_id, *, viewer_id=None, blocked=None, before_id=None, lim
         f" LEFT OUTER JOIN {attachments} a ON a.{a('message')} = m.{m('id')}"
         f" WHERE {' AND '.join(where)} ORDER BY m.{m('id')} DESC LIMIT %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        rows = cursor.fetchall()
+    rows = _rows(connection, sql, [*params, limit])
     aware = _datetimes(connection)
     sender_field = Message._meta.get_field("sender")
     attachment_rel = Message._meta.get_field("attachment")
@@ -284,20 +295,15 @@ def thread_and_people(thread_id):
     The ORM twin: ``Thread.objects.get`` and ``thread.participants.order_by("pk")``."""
     connection, threads, t = _quoting(Thread)
     _, participants, p = _quoting(Participant)
-    thread_fields = [f.attname for f in Thread._meta.concrete_fields]
-    people_fields = [f.attname for f in Participant._meta.concrete_fields]
-    columns = [f"t.{connection.ops.quote_name(f.column)}" for f in Thread._meta.concrete_fields]
-    columns += [
-        f"p.{connection.ops.quote_name(f.column)}" for f in Participant._meta.concrete_fields
-    ]
+    thread_fields, thread_columns = _all_columns(Thread, connection, "t")
+    people_fields, people_columns = _all_columns(Participant, connection, "p")
+    columns = thread_columns + people_columns
     sql = (
         f"SELECT {', '.join(columns)} FROM {threads} t"  # noqa: S608
         f" LEFT OUTER JOIN {participants} p ON p.{p('thread')} = t.{t('id')}"
         f" WHERE t.{t('id')} = %s ORDER BY p.{p('id')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [thread_id])
-        rows = cursor.fetchall()
+    rows = _rows(connection, sql, [thread_id])
     if not rows:
         return None, []
     aware, split = _datetimes(connection), len(thread_fields)
@@ -394,16 +400,12 @@ def contact_preference(user_id):
     from .models import ContactPreference
 
     connection, table, column = _quoting(ContactPreference)
-    fields = [f.attname for f in ContactPreference._meta.concrete_fields]
-    names = ", ".join(
-        connection.ops.quote_name(f.column) for f in ContactPreference._meta.concrete_fields
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {names} FROM {table} WHERE {column('user')} = %s", [user_id])  # noqa: S608
-        row = cursor.fetchone()
-    if row is None:
+    fields, columns = _all_columns(ContactPreference, connection)
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {column('user')} = %s"  # noqa: S608
+    rows = _rows(connection, sql, [user_id])
+    if not rows:
         return None
-    return _instance(ContactPreference, connection, fields, row, _datetimes(connection))
+    return _instance(ContactPreference, connection, fields, rows[0], _datetimes(connection))
 
 
 def blocks_held(blocker_id, user_ids, emails):
@@ -425,9 +427,7 @@ def blocks_held(blocker_id, user_ids, emails):
         f"SELECT {column('blocked_user')}, {column('blocked_email')}, {column('created_at')}"  # noqa: S608
         f" FROM {table} WHERE {column('blocker')} = %s AND ({' OR '.join(where)})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [blocker_id, *params])
-        rows = cursor.fetchall()
+    rows = _rows(connection, sql, [blocker_id, *params])
     aware = _datetimes(connection)
     return [(user_id, email, aware(since)) for user_id, email, since in rows]
 
