@@ -49,6 +49,11 @@ def _all_columns(model, connection, alias=""):
     return [f.attname for f in fields], [f"{prefix}{quote(f.column)}" for f in fields]
 
 
+def _marks(values):
+    """One ``%s`` per value, for an ``IN (…)`` list."""
+    return ", ".join(["%s"] * len(values))
+
+
 def _rows(connection, sql, params):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -64,8 +69,7 @@ def _mine(actor, connection, column, prefix=""):
         return actor.participant_sql(lambda name: prefix + column(name), connection.ops.quote_name)
     mine, params = f"{prefix}{column('user')} = %s", [actor.user.pk]
     if actor.team_ids:
-        marks = ", ".join(["%s"] * len(actor.team_ids))
-        mine = f"({mine} OR {prefix}{column('group')} IN ({marks}))"
+        mine = f"({mine} OR {prefix}{column('group')} IN ({_marks(actor.team_ids)}))"
         params += list(actor.team_ids)
     return mine, params
 
@@ -103,11 +107,9 @@ def poll_state(actor, thread_id, after):
         f" FROM {table} WHERE {column('thread')} = %s AND {mine} AND {column('folder')} <> %s"
         f" LIMIT 1"
     )
-    with connection.cursor() as cursor:
-        deleted = Participant.Folder.DELETED.value
-        cursor.execute(sql, [thread_id, after, thread_id, *params, deleted])
-        row = cursor.fetchone()
-    return None if row is None else bool(row[0])
+    deleted = Participant.Folder.DELETED.value
+    rows = _rows(connection, sql, [thread_id, after, thread_id, *params, deleted])
+    return bool(rows[0][0]) if rows else None
 
 
 #: What :func:`inbox_rows` returns for each row, in this order: the participant row's
@@ -195,10 +197,9 @@ def people_of_threads(thread_ids):
     if not thread_ids:
         return []
     connection, table, column = _quoting(Participant)
-    names = ", ".join(column(name.removesuffix("_id")) for name in PERSON_COLUMNS)
-    marks = ", ".join(["%s"] * len(thread_ids))
+    names = ", ".join(column(name) for name in PERSON_COLUMNS)
     sql = (
-        f"SELECT {names} FROM {table} WHERE {column('thread')} IN ({marks})"  # noqa: S608
+        f"SELECT {names} FROM {table} WHERE {column('thread')} IN ({_marks(thread_ids)})"  # noqa: S608
         f" ORDER BY {column('id')}"
     )
     return _rows(connection, sql, list(thread_ids))
@@ -245,8 +246,8 @@ def message_page(thread_id, *, viewer_id=None, blocked=None, before_id=None, lim
     if before_id is not None:
         where.append(f"m.{m('id')} < %s")
         params.append(before_id)
-    columns = [f"m.{m(name.removesuffix('_id'))}" for name in PAGE_MESSAGE_FIELDS]
-    columns += [f"a.{a(name.removesuffix('_id'))}" for name in PAGE_ATTACHMENT_FIELDS]
+    columns = [f"m.{m(name)}" for name in PAGE_MESSAGE_FIELDS]
+    columns += [f"a.{a(name)}" for name in PAGE_ATTACHMENT_FIELDS]
     sql = (
         f"SELECT {', '.join(columns)} FROM {messages} m"  # noqa: S608
         f" LEFT OUTER JOIN {attachments} a ON a.{a('message')} = m.{m('id')}"
@@ -274,9 +275,9 @@ def message_page(thread_id, *, viewer_id=None, blocked=None, before_id=None, lim
 def _instance(model, connection, names, values, aware):
     """``model.from_db`` over a plain cursor's ``values`` for the fields ``names`` (in
     the model's field order; others deferred), with datetimes made what the ORM gives."""
-    values = list(values)
+    values, datetimes = list(values), _datetime_attnames(model)
     for i, name in enumerate(names):
-        if name in _datetime_attnames(model):
+        if name in datetimes:
             values[i] = aware(values[i])
     return model.from_db(connection.alias, names, values)
 
@@ -388,9 +389,8 @@ def same_text_threads(sender, thread_id, body, since):
         f" {messages}.{m('sender')} AND {same})"
     )
     since = connection.ops.adapt_datetimefield_value(since)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [body, since, body, thread_id, *params])
-        return cursor.fetchone()[0]
+    ((count,),) = _rows(connection, sql, [body, since, body, thread_id, *params])
+    return count
 
 
 def contact_preference(user_id):
@@ -416,10 +416,10 @@ def blocks_held(blocker_id, user_ids, emails):
     connection, table, column = _quoting(Block)
     where, params = [], []
     if user_ids:
-        where.append(f"{column('blocked_user')} IN ({', '.join(['%s'] * len(user_ids))})")
+        where.append(f"{column('blocked_user')} IN ({_marks(user_ids)})")
         params += list(user_ids)
     if emails:
-        where.append(f"{column('blocked_email')} IN ({', '.join(['%s'] * len(emails))})")
+        where.append(f"{column('blocked_email')} IN ({_marks(emails)})")
         params += list(emails)
     if not where:
         return []
@@ -446,6 +446,4 @@ def is_banned(user_id, email):
     if not where:
         return False
     sql = f"SELECT 1 FROM {table} WHERE {' OR '.join(where)} LIMIT 1"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+    return bool(_rows(connection, sql, params))

@@ -58,12 +58,18 @@ def text_to_html(text):
     )  # escaped by urlize, then allow-listed by nh3
 
 
+def split_reverse(name, args, marker):
+    """``reverse(name, args=args)`` cut around ``marker`` (one of the args): the head
+    and tail that any other value of that argument goes between."""
+    return reverse(name, args=args).rsplit(str(marker), 1)
+
+
 def url_maker(name, *extra):
     """``reverse(name, args=[pk, *extra])`` for many primary keys at the cost of one
     reverse: the pages that list rows (20 messages, 20 threads) would otherwise reverse
     once per row and action."""
-    marker = "987654321"
-    head, tail = reverse(name, args=[int(marker), *extra]).rsplit(marker, 1)
+    marker = 987654321
+    head, tail = split_reverse(name, [marker, *extra], marker)
     return lambda pk: f"{head}{int(pk)}{tail}"
 
 
@@ -261,9 +267,7 @@ def thread_actions(request, *, thread, participant, others, action_form):
 
     # One reverse for all the actions' addresses (they differ only in the action).
     marker = "wm-action-name"
-    head, tail = reverse("wagtail_messenger:thread_action", args=[thread.pk, marker]).rsplit(
-        marker, 1
-    )
+    head, tail = split_reverse("wagtail_messenger:thread_action", [thread.pk, marker], marker)
     form = esc(action_form)
 
     def button(name, label, extra_class=""):

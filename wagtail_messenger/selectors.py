@@ -253,13 +253,14 @@ def message_page(actor, thread, *, people=None, before_id=None, limit=None):
     me = people.me
     if me is None and not actor.is_moderator:
         return MessagePage(messages=[], has_older=False, oldest_id=None, newest_id=None)
+    everyone = people.others if me is None else [me, *people.others]
     rows = hot.message_page(
         thread.pk,
         viewer_id=me.pk if me is not None else None,
-        blocked=people.blocked if me is not None else None,
+        blocked=people.blocked,  # none when the reader takes no part
         before_id=before_id,
         limit=limit + 1,
-        senders={p.pk: p for p in (*people.others, *([me] if me is not None else []))},
+        senders={p.pk: p for p in everyone},
     )
     has_older = len(rows) > limit
     rows = rows[:limit][::-1]
