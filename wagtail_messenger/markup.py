@@ -58,6 +58,12 @@ def text_to_html(text):
     )  # escaped by urlize, then allow-listed by nh3
 
 
+def message_text(value):
+    """A message's text as safe HTML (:func:`text_to_html`, whose output is escaped and
+    allow-listed): what the ``messenger_text`` filter prints."""
+    return mark_safe(text_to_html(str(value or "")))  # noqa: S308 -- see text_to_html
+
+
 def split_reverse(name, args, marker):
     """``reverse(name, args=args)`` cut around ``marker`` (one of the args): the head
     and tail that any other value of that argument goes between."""

@@ -12,11 +12,10 @@
 """
 
 from django import template
-from django.utils.safestring import mark_safe
 
 from .. import injection
 from ..actors import Actor
-from ..markup import text_to_html
+from ..markup import message_text
 from ..services import listings
 from ..services.settings import for_site
 from ..views.account import badge
@@ -57,4 +56,4 @@ def messenger_text(value, autoescape=True):
     line breaks kept. Django's ``urlize`` escapes and links; nh3 then keeps only what
     this filter means to emit (``<a href rel>`` to http, https and mailto, and ``<br>``),
     so a mistake upstream cannot turn into markup."""
-    return mark_safe(text_to_html(str(value or "")))  # noqa: S308  see text_to_html
+    return message_text(value)

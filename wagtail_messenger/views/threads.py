@@ -25,8 +25,8 @@ from ..markup import (
     ACTIONS_TEMPLATE,
     MESSAGE_TEMPLATE,
     MessageMarkup,
+    message_text,
     overridden,
-    text_to_html,
     thread_actions,
     time_maker,
     url_maker,
@@ -93,7 +93,7 @@ def prepare_messages(rows, participant, to_html):
         message.sender_name = sender.display_name
         message.sender_initials = sender.initials
         message.sender_is_guest = sender.is_guest
-        message.text_html = mark_safe(text_to_html(message.body))  # noqa: S308 -- see there
+        message.text_html = message_text(message.body)
         message.html = to_html(message)
     return rows
 
