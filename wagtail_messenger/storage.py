@@ -18,6 +18,7 @@ to a slow or unreachable S3 fails within ``WAGTAILMESSENGER_STORAGE_TIMEOUT``.
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from .conf import get_setting
@@ -41,22 +42,31 @@ class PrivateFileSystemStorage(FileSystemStorage):
         raise NotImplementedError("Attachments are served by wagtail_messenger's download view.")
 
 
+def s3_available():
+    """Whether the ``[s3]`` extra (django-storages with boto3) is installed."""
+    try:
+        from storages.backends.s3 import S3Storage  # noqa: F401
+    except (ImportError, ImproperlyConfigured):  # storages says so when boto3 is missing
+        return False
+    return True
+
+
 def storage_errors():
     """Exceptions that mean "the storage could not do it" (not a bug in our code)."""
     errors = [OSError]
-    try:
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - boto3 is a dependency
+    if not s3_available():
         return tuple(errors)
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
     return (*errors, BotoCoreError, ClientError, Boto3Error)
 
 
 def is_s3(backend):
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # pragma: no cover - django-storages is a dependency
+    if not s3_available():
         return False
+    from storages.backends.s3 import S3Storage
+
     return isinstance(backend, S3Storage)
 
 
@@ -75,12 +85,8 @@ def bounded_client_config(base=None):
     return base.merge(bounded) if base is not None else bounded
 
 
-try:
+if s3_available():
     from storages.backends.s3 import S3Storage as _S3Storage
-except ImportError:  # pragma: no cover - django-storages is a dependency
-    _S3Storage = None
-
-if _S3Storage is not None:
 
     class PrivateS3Storage(_S3Storage):
         """``S3Storage`` for private attachments.
@@ -110,6 +116,15 @@ if _S3Storage is not None:
                 params["ContentType"] = content_type
             params.setdefault("ACL", "private")
             return params
+
+
+def __getattr__(name):
+    # ``PrivateS3Storage`` named in STORAGES without the [s3] extra: say what to install.
+    if name == "PrivateS3Storage":
+        from .exceptions import MissingExtra
+
+        raise MissingExtra("Attachments on S3", "s3")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_attachment_backend():
