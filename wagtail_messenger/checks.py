@@ -67,6 +67,111 @@ def check_ratelimit_cache(app_configs, **kwargs):
     return []
 
 
+# -- The plugin's pages in the site's theme (W030, W031) -----------------------------------
+
+
+@register(Tags.templates)
+def check_base_template(app_configs, **kwargs):
+    """The plugin's pages go into the content block of the site's base template; when
+    they cannot, they fall back to a plain layout of their own, and this says why."""
+    from .frontend import layout
+
+    found = layout()
+    if found.problem is None:
+        return []
+    fallback = "the messenger's pages use their own plain layout instead of your theme"
+    if found.missing:
+        return [
+            Warning(
+                f"WAGTAILMESSENGER_BASE_TEMPLATE: {found.problem}, so {fallback}.",
+                hint="Set WAGTAILMESSENGER_BASE_TEMPLATE to your site's base template.",
+                id="wagtail_messenger.W030",
+            )
+        ]
+    has = ", ".join(found.blocks) if found.blocks else "no blocks at all"
+    return [
+        Warning(
+            f"{found.problem[0].upper()}{found.problem[1:]} (it has: {has}), so {fallback}.",
+            hint="Set WAGTAILMESSENGER_CONTENT_BLOCK to the block that holds a page's "
+            "content, or add {% block content %}{% endblock %} where pages go.",
+            id="wagtail_messenger.W031",
+        )
+    ]
+
+
+@register(Tags.templates)
+def check_button_container(app_configs, **kwargs):
+    from .injection import parse_selector
+
+    selector = get_setting("BUTTON_CONTAINER")
+    try:
+        parse_selector(selector)
+    except ValueError as error:
+        return [
+            Warning(
+                f"WAGTAILMESSENGER_BUTTON_CONTAINER: {error}; listing pages get the "
+                "floating button instead.",
+                hint='Name one element: "main", "#listing", ".card" or "article.card".',
+                id="wagtail_messenger.W032",
+            )
+        ]
+    return []
+
+
+# -- Background tasks and optional dependencies (E004, E005) -----------------------------
+
+
+@register(Tags.compatibility)
+def check_task_backend(app_configs, **kwargs):
+    """django-tasks-db 0.13 and later serve Django 6's ``django.tasks``; Wagtail and the
+    messenger enqueue through ``django_tasks``, which such a worker cannot run."""
+    import django
+    from django.utils.module_loading import import_string
+
+    tasks = getattr(settings, "TASKS", {}) or {}
+    backend = tasks.get("default", {}).get("BACKEND", "")
+    if not backend or django.VERSION < (6,):
+        return []
+    try:
+        from django_tasks.backends.base import BaseTaskBackend
+
+        backend_class = import_string(backend)
+    except ImportError:
+        return []  # django_tasks reports a backend it cannot import
+    if issubclass(backend_class, BaseTaskBackend):
+        return []
+    return [
+        Error(
+            f"TASKS['default'] is {backend}, a backend for Django's django.tasks, but Wagtail "
+            "and wagtail-messenger queue their tasks with django-tasks: none would run.",
+            hint='Install a worker built on django-tasks: pip install "wagtail-messenger[worker]" '
+            "(django-tasks-db 0.12).",
+            id="wagtail_messenger.E004",
+        )
+    ]
+
+
+S3_BACKENDS = ("storages.backends.s3", "wagtail_messenger.storage.PrivateS3Storage")
+
+
+@register(Tags.compatibility)
+def check_s3_extra(app_configs, **kwargs):
+    from .storage import s3_available
+
+    alias = get_setting("STORAGE_ALIAS")
+    backend = getattr(settings, "STORAGES", {}).get(alias, {}).get("BACKEND", "")
+    if not backend.startswith(S3_BACKENDS) or s3_available():
+        return []
+    return [
+        Error(
+            f"STORAGES['{alias}'] keeps attachments on S3 ({backend}), but django-storages "
+            "and boto3 are not installed.",
+            hint='pip install "wagtail-messenger[s3]"',
+            id="wagtail_messenger.E005",
+        )
+    ]
+
+
 # -- Attachment storage (W010-W017) ------------------------------------------------------
 
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
@@ -76,11 +181,13 @@ def _attachment_storage_warnings(backend, alias):
     """Warnings about one configured attachment storage (see ``check_attachment_storage``)."""
     from pathlib import Path
 
-    from .storage import PrivateS3Storage, is_s3
+    from .storage import is_s3
 
     where = f"STORAGES['{alias}']"
     found = []
     if is_s3(backend):
+        from .storage import PrivateS3Storage
+
         acl = backend.object_parameters.get("ACL") or backend.default_acl
         if acl in PUBLIC_ACLS:
             found.append(
@@ -181,6 +288,8 @@ def check_attachment_storage(app_configs, **kwargs):
     from .storage import get_attachment_backend
 
     alias = get_setting("STORAGE_ALIAS")
+    if check_s3_extra(app_configs):
+        return []  # E005 says what to install
     try:
         backend = get_attachment_backend()
     except (ImportError, InvalidStorageError, ImproperlyConfigured, TypeError) as error:

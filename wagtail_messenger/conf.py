@@ -35,6 +35,17 @@ DEFAULTS = {
     # The URL a seller without an account is sent to for registering; None means the
     # Wagtail login view.
     "SIGNUP_URL": None,
+    # The site's base template the plugin's own pages extend, and the block of it that
+    # holds a page's content (None: the first of frontend.CONTENT_BLOCKS it has).
+    "BASE_TEMPLATE": "base.html",
+    "CONTENT_BLOCK": None,
+    # Where the automatic "Send message" button goes: inside the first element matching
+    # this simple selector ("main", "#id", ".class", "tag.class"), after its content.
+    # Pages without one get a floating button.
+    "BUTTON_CONTAINER": "main",
+    # Scheme and host of links in emails ("https://www.example.com"); None uses the
+    # Wagtail Site's root URL.
+    "BASE_URL": None,
     # Maintenance jobs delete at most this many rows per transaction.
     "MAINTENANCE_BATCH_SIZE": 500,
     # Signed URL lifetime (seconds) for attachment downloads from S3.

@@ -32,6 +32,20 @@ def preview(message):
     return Truncator(" ".join(message.body.split())).chars(get_setting("PREVIEW_LENGTH"))
 
 
+def preview_author(row):
+    """Who wrote the message the preview shows: "You" for the viewer's own, else the
+    sender's name; ``""`` when there is no message."""
+    message = row.last_message
+    if message is None:
+        return ""
+    if message.sender_id == row.pk:
+        return str(_("You"))
+    for person in row.everyone:
+        if person.pk == message.sender_id:
+            return str(person.display_name)
+    return ""
+
+
 def summary(actor, request=None, *, with_threads=True):
     """``{"unread", "badge", "threads": [...]}`` for ``actor`` (the widget and JSON).
 
@@ -52,6 +66,7 @@ def summary(actor, request=None, *, with_threads=True):
                 "url": reverse("wagtail_messenger:thread", args=[row.thread_id]),
                 "unread": row.unread_count,
                 "with": ", ".join(str(name) for name in others),
+                "from": preview_author(row),
                 "preview": preview(row.last_message),
                 "last_message_at": row.last_message_at.isoformat(),
             }

@@ -9,7 +9,6 @@ answer 404; any other refusal (a :class:`MessengerError`) is shown as a message.
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from ..actors import Actor
 from ..exceptions import MessengerError, NotAllowed
+from ..login import redirect_to_login
 from ..models import Message, Participant
 from ..services import access, participation, safety
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 from ..actors import Actor
 from ..conf import get_setting
 from ..exceptions import NotAllowed
+from ..frontend import page_context
 from ..models import Attachment, Message
 from ..services import access
 from ..storage import get_attachment_backend, is_s3, storage_errors
@@ -55,7 +56,7 @@ def download(request, attachment_id):
         response = TemplateResponse(
             request,
             "wagtail_messenger/attachment_expired.html",
-            {"attachment": attachment},
+            {**page_context(request), "attachment": attachment},
             status=410,
         )
         return _private(response)
@@ -77,7 +78,10 @@ def download(request, attachment_id):
     except storage_errors():
         problem = _("The file cannot be downloaded right now. Please try again later.")
         response = TemplateResponse(
-            request, "wagtail_messenger/problem.html", {"problem": problem}, status=503
+            request,
+            "wagtail_messenger/problem.html",
+            {**page_context(request), "problem": problem},
+            status=503,
         )
         return _private(response)
     response = FileResponse(

@@ -7,9 +7,8 @@ visitor's text kept; nothing here answers 500.
 
 from django.contrib import messages
 from django.contrib.auth.models import Group
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,6 +17,8 @@ from wagtail.models import Page
 from ..actors import Actor
 from ..exceptions import MessengerError
 from ..forms import ComposeForm
+from ..frontend import render
+from ..login import redirect_to_login
 from ..models import Participant
 from ..services import attachments, conversations, guests, listings, ratelimit
 from ..services.parties import Party

@@ -6,7 +6,7 @@ shared screenshots) after its first use.
 """
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from ..actors import GUEST_SESSION_KEY, normalise_email
 from ..exceptions import InvalidLink, RateLimited
 from ..forms import RequestLinkForm
+from ..frontend import render
 from ..services import guests, ratelimit
 from ..services.settings import for_site
 

@@ -8,8 +8,6 @@ participant index, so an inbox of 20 threads and one of 20,000 cost the same.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import render
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext
@@ -18,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import markup, selectors
 from ..actors import Actor
 from ..conf import get_setting
+from ..frontend import render
+from ..login import redirect_to_login
 from ..markup import time_maker, url_maker
 from ..models import Message, Participant
 from ..services import safety

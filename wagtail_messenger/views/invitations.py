@@ -7,9 +7,8 @@ logged in is asked to log in or create an account, with ``next`` pointing back t
 ``claim/``; once logged in, the waiting threads become theirs.
 """
 
-from django.conf import settings
 from django.contrib import messages
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -18,6 +17,8 @@ from django.views.decorators.http import require_http_methods
 
 from ..conf import get_setting
 from ..exceptions import InvalidLink
+from ..frontend import render
+from ..login import login_url
 from ..services import invitations
 
 CLAIM_SESSION_KEY = "wagtail_messenger_claim"
@@ -33,7 +34,7 @@ def claim_link(request, token):
         response = render(
             request,
             "wagtail_messenger/claim_invalid.html",
-            {"error": str(error), "login_url": _login_url(reverse("wagtail_messenger:inbox"))},
+            {"error": str(error), "login_url": login_url(reverse("wagtail_messenger:inbox"))},
             status=404,
         )
         response["Referrer-Policy"] = "no-referrer"
@@ -56,14 +57,14 @@ def claim(request):
             "wagtail_messenger/claim_invalid.html",
             {
                 "error": _("Open the link from your invitation email to read your messages."),
-                "login_url": _login_url(reverse("wagtail_messenger:inbox")),
+                "login_url": login_url(reverse("wagtail_messenger:inbox")),
             },
             status=404,
         )
     here = reverse("wagtail_messenger:claim")
     context = {"email": pending["email"]}
     if not request.user.is_authenticated:
-        context["login_url"] = _login_url(here)
+        context["login_url"] = login_url(here)
         context["signup_url"] = _signup_url(here, pending["email"])
         return render(request, "wagtail_messenger/claim.html", context)
     if request.method != "POST":
@@ -81,11 +82,6 @@ def claim(request):
     )
     target = pending.get("thread")
     return redirect("wagtail_messenger:thread", target if target in thread_ids else thread_ids[-1])
-
-
-def _login_url(next_path):
-    login = getattr(settings, "WAGTAIL_FRONTEND_LOGIN_URL", None) or settings.LOGIN_URL
-    return f"{resolve_url(login)}?{urlencode({'next': next_path})}"
 
 
 def _signup_url(next_path, email):

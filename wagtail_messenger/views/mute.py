@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ..exceptions import InvalidLink
+from ..frontend import page_context
 from ..services import notifications
 
 TEMPLATE = "wagtail_messenger/mute.html"
@@ -30,11 +31,14 @@ def mute(request, token):
     try:
         participant = notifications.participant_for_mute_token(token)
     except InvalidLink as error:
-        response = TemplateResponse(request, TEMPLATE, {"error": error}, status=404)
+        response = TemplateResponse(
+            request, TEMPLATE, {**page_context(request), "error": error}, status=404
+        )
     else:
         if request.method == "POST":
             notifications.mute(participant)
         context = {
+            **page_context(request),
             "participant": participant,
             "thread": participant.thread,
             "muted": participant.muted,

@@ -2,11 +2,12 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from ..exceptions import MessengerError
+from ..frontend import render
+from ..login import redirect_to_login
 from ..services import safety
 
 
@@ -26,8 +27,9 @@ class PreferencesForm(forms.Form):
     )
 
 
-@login_required
 def preferences(request):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     current = safety.preferences_for(request.user)
     initial = {name: getattr(current, name) for name in safety.PREFERENCE_FIELDS}
     data = request.POST if request.method == "POST" else None

@@ -4,11 +4,10 @@ Visibility only through ``access.open_thread`` (the rule of ``get_visible_thread
 for pages and JSON): unknown and foreign thread ids both answer 404.
 """
 
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, Max, OuterRef
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -21,6 +20,8 @@ from ..actors import Actor
 from ..conf import get_setting
 from ..exceptions import MessengerError, NotAllowed
 from ..forms import ReplyForm, new_key
+from ..frontend import render
+from ..login import redirect_to_login
 from ..markup import (
     ACTIONS_TEMPLATE,
     MESSAGE_TEMPLATE,
