@@ -11,12 +11,13 @@ from wagtail.models import PageViewRestriction
 
 from sandbox.marketplace.models import ListingIndexPage, ListingPage
 from wagtail_messenger import hooks
-from wagtail_messenger.injection import MARKER, insert_markup
+from wagtail_messenger.injection import MARKER, container_end, insert_button, parse_selector
 from wagtail_messenger.models import MessengerSettings
 from wagtail_messenger.services import listings, safety
 
 BUTTON_RE = re.compile(
-    r'<div class="wm-listing-contact" data-wagtail-messenger-button>.*?</div>', re.DOTALL
+    r"<wagtail-messenger-contact data-wagtail-messenger-button.*?</wagtail-messenger-contact>",
+    re.DOTALL,
 )
 
 
@@ -30,22 +31,27 @@ def compose_url(page):
 
 @pytest.mark.django_db
 class TestButton:
-    def test_listing_page_gets_one_button_before_body_end(self, client, listing):
+    def test_listing_page_gets_one_button_inside_main_after_its_content(self, client, listing):
         response = client.get(listing.url)
         html = response.content.decode()
         assert response.status_code == 200
         assert len(buttons(response)) == 1
         assert compose_url(listing) in buttons(response)[0]
-        assert html.index("data-wagtail-messenger-button") < html.rindex("</body>")
+        # The demo theme's <main> holds the listing: the button follows it, inside.
+        assert html.index("</article>") < html.index("data-wagtail-messenger-button")
+        assert html.index("data-wagtail-messenger-button") < html.index("</main>")
+        assert "floating" not in buttons(response)[0]
 
-    def test_other_pages_get_no_button(self, client, listing_index):
-        assert buttons(client.get(listing_index.url)) == []
-
-    def test_marker_comment_places_the_button(self, listing):
-        html = b"<html><body><p>a</p>" + MARKER.encode() + b"<p>b</p></body></html>"
-        result = insert_markup(html, b"<BUTTON>")
+    def test_marker_comment_places_the_button(self):
+        html = b"<html><body><main><p>a</p>" + MARKER.encode() + b"<p>b</p></main></body></html>"
+        result = insert_button(html, b"<BUTTON>", lambda: b"<FLOAT>", "main")
         assert result.index(b"<BUTTON>") < result.index(b"<p>b</p>")
-        assert insert_markup(b"not html at all", b"<BUTTON>") is None
+        assert insert_button(b"not html at all", b"<BUTTON>", lambda: b"<FLOAT>", "main") is None
+
+    def test_page_without_the_container_gets_the_floating_button(self):
+        html = b"<html><body><div>a</div><footer>f</footer></body></html>"
+        result = insert_button(html, b"<BUTTON>", lambda: b"<FLOAT>", "main")
+        assert result == b"<html><body><div>a</div><footer>f</footer><FLOAT></body></html>"
 
     def test_markup_is_identical_for_anonymous_and_logged_in(self, client, listing, buyer):
         anonymous = buttons(client.get(listing.url))
@@ -85,6 +91,88 @@ class TestButton:
             b"data-wagtail-messenger-button"
             not in client.get(listing.url + "does-not-exist/").content
         )
+
+
+class TestContainer:
+    """``container_end``: where the element a simple selector names closes."""
+
+    def end(self, html, selector):
+        position = container_end(html.encode(), selector)
+        return None if position is None else html[position:]
+
+    def test_main_closes_after_nested_content(self):
+        html = "<body><main class='x'><main-ish></main-ish><p>a</p></main><footer></footer>"
+        assert self.end(html, "main") == "</main><footer></footer>"
+
+    def test_nested_elements_of_the_same_tag_are_balanced(self):
+        html = '<div id="card"><div><div>a</div></div><p>b</p></div><div>after</div>'
+        assert self.end(html, "#card") == "</div><div>after</div>"
+
+    def test_class_selector_matches_one_of_several_classes(self):
+        html = '<section class="page listing-card wide"><h1>t</h1></section><aside></aside>'
+        assert self.end(html, ".listing-card") == "</section><aside></aside>"
+        assert self.end(html, "section.listing-card") == "</section><aside></aside>"
+        assert self.end(html, "div.listing-card") is None
+        assert self.end(html, ".listing") is None
+
+    def test_tags_inside_comments_scripts_and_styles_do_not_count(self):
+        html = (
+            '<main><!-- <main> --><script>let s = "<main></main>";</script>'
+            "<style>main::after{content:'</main>'}</style><p>x</p></main>end"
+        )
+        assert self.end(html, "main") == "</main>end"
+
+    def test_upper_case_and_attributes_without_quotes(self):
+        assert self.end("<MAIN ID=content><P>x</P></MAIN>!", "main#content") == "</MAIN>!"
+
+    def test_missing_or_unclosed_containers_give_nothing(self):
+        assert self.end("<body><div>x</div></body>", "main") is None
+        assert self.end("<body><main><p>x</p></body>", "main") is None
+
+    @pytest.mark.parametrize("selector", ["", "main > div", "#", "div..x", "[data-x]"])
+    def test_other_selectors_are_refused(self, selector):
+        with pytest.raises(ValueError):
+            parse_selector(selector)
+
+
+@pytest.mark.django_db
+class TestPlacementSettings:
+    def test_container_setting_names_another_element(self, client, listing, settings):
+        settings.WAGTAILMESSENGER_BUTTON_CONTAINER = "article.listing"
+        html = client.get(listing.url).content.decode()
+        assert html.index("Sold by") < html.index("data-wagtail-messenger-button")
+        assert html.index("data-wagtail-messenger-button") < html.index("</article>")
+
+    def test_container_not_on_the_page_gives_a_floating_button(self, client, listing, settings):
+        settings.WAGTAILMESSENGER_BUTTON_CONTAINER = "#nowhere"
+        response = client.get(listing.url)
+        (button,) = buttons(response)
+        assert "floating" in button
+        html = response.content.decode()
+        assert html.index("</main>") < html.index("data-wagtail-messenger-button")
+
+    def test_a_bad_container_setting_still_serves_the_page(self, client, listing, settings):
+        settings.WAGTAILMESSENGER_BUTTON_CONTAINER = "main > div"
+        response = client.get(listing.url)
+        assert response.status_code == 200
+        assert "floating" in buttons(response)[0]
+
+    def test_pages_served_as_plain_responses_get_the_button_too(self, client, listing, monkeypatch):
+        from django.http import HttpResponse
+
+        def serve(self, request, *args, **kwargs):
+            return HttpResponse("<html><body><main><h1>Own serve</h1></main></body></html>")
+
+        monkeypatch.setattr(ListingPage, "serve", serve)
+        html = client.get(listing.url).content.decode()
+        assert html.index("Own serve") < html.index("data-wagtail-messenger-button")
+        assert html.index("data-wagtail-messenger-button") < html.index("</main>")
+
+    def test_button_styles_live_in_its_shadow_root(self, client, listing):
+        (button,) = buttons(client.get(listing.url))
+        assert '<template shadowrootmode="open">' in button
+        assert 'href="/static/wagtail_messenger/contact-button.css"' in button
+        assert "style=" not in button  # nothing inline: a strict CSP holds
 
 
 @pytest.mark.django_db
@@ -168,3 +256,56 @@ class TestPrivateListings:
         client.force_login(buyer)
         assert len(buttons(client.get(listing.url))) == 1
         assert client.get(compose_url(listing)).status_code == 200
+
+
+BADGE_RE = re.compile(r"<wagtail-messenger-badge .*?</wagtail-messenger-badge>", re.DOTALL)
+
+
+@pytest.mark.django_db
+class TestFloatingBadge:
+    """The editors' opt-in "Messages (3)" badge on every page, with no template edit."""
+
+    @pytest.fixture
+    def badge_on(self, site):
+        MessengerSettings.objects.update_or_create(site=site, defaults={"show_unread_badge": True})
+
+    @pytest.fixture
+    def theme_without_widget(self, settings, tmp_path):
+        (tmp_path / "base.html").write_text(
+            "<html><body><main>{% block content %}{% endblock %}</main></body></html>"
+        )
+        settings.TEMPLATES = [
+            {**settings.TEMPLATES[0], "DIRS": [str(tmp_path), *settings.TEMPLATES[0]["DIRS"]]}
+        ]
+
+    def test_off_by_default(self, client, listing, buyer, start, seller, theme_without_widget):
+        start(seller, buyer)
+        client.force_login(buyer)
+        assert BADGE_RE.search(client.get(listing.url).content.decode()) is None
+
+    def test_logged_in_people_see_their_unread_count_on_any_page(
+        self, client, badge_on, listing_index, buyer, seller, start, theme_without_widget
+    ):
+        start(seller, buyer)
+        start(seller, buyer, body="And another thing")
+        client.force_login(buyer)
+        html = client.get(listing_index.url).content.decode()  # not a listing
+        (badge,) = BADGE_RE.findall(html)
+        assert 'href="/messages/"' in badge
+        assert re.search(r"data-wm-unread-count>2<", badge)
+        assert html.index("</main>") < html.index("<wagtail-messenger-badge")
+        assert html.index("<wagtail-messenger-badge") < html.index("</body>")
+
+    def test_nothing_for_anonymous_visitors(
+        self, client, badge_on, listing_index, theme_without_widget
+    ):
+        assert BADGE_RE.search(client.get(listing_index.url).content.decode()) is None
+
+    def test_the_header_widget_makes_the_badge_stand_down(
+        self, client, badge_on, listing_index, buyer
+    ):
+        # The demo theme shows {% messenger_unread_widget %} in its header.
+        client.force_login(buyer)
+        html = client.get(listing_index.url).content.decode()
+        assert "data-wm-unread-toggle" in html
+        assert BADGE_RE.search(html) is None

@@ -177,7 +177,18 @@ class TestHeaderWidget:
         Participant.objects.filter(user=seller).update(unread_count=150)
         assert client.get("/messages/unread/").json()["badge"] == "99+"
         html = client.get("/").content.decode()
-        assert "Messages" in html and "(99+)" in html
+        assert "Messages" in html and "(<span data-wm-unread-count>99+</span>)" in html
+
+    def test_drop_down_preview_names_who_wrote_the_last_message(
+        self, client, thread, seller, buyer, actor
+    ):
+        client.force_login(seller)
+        (row,) = client.get("/messages/unread/?threads=1").json()["threads"]
+        assert (row["from"], row["preview"]) == ("Buyer", "Hello, is it still available?")
+        conversations.post_message(actor=actor(seller), thread=thread, body="Yes it is")
+        (row,) = client.get("/messages/unread/?threads=1").json()["threads"]
+        # The seller's own reply is theirs, not the buyer's ("You: ...", not "Buyer: ...").
+        assert (row["from"], row["with"], row["preview"]) == ("You", "Buyer", "Yes it is")
 
     def test_anonymous_gets_nothing(self, client, thread):
         assert client.get("/messages/unread/").json() == {"unread": 0, "badge": "", "threads": []}

@@ -53,6 +53,15 @@ class MessengerSettings(BaseSiteSetting):
         default=True,
         help_text=_("Adds the button to listing pages without editing templates."),
     )
+    show_unread_badge = models.BooleanField(
+        _('floating "Messages" badge'),
+        default=False,
+        help_text=_(
+            "Shows people with conversations a small \"Messages (3)\" badge in a corner of "
+            "every page, without editing templates. Leave off when the site's header "
+            "already shows the messenger's widget."
+        ),
+    )
     guests_may_write = models.BooleanField(
         _("visitors without an account may write"),
         default=True,
@@ -177,6 +186,7 @@ class MessengerSettings(BaseSiteSetting):
                 [
                     FieldPanel("enabled"),
                     FieldPanel("show_button"),
+                    FieldPanel("show_unread_badge"),
                     FieldPanel("guests_may_write"),
                     FieldPanel("contact_forms_deliver_messages"),
                     FieldPanel("users_may_remove_messages"),

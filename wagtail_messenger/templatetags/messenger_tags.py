@@ -5,7 +5,8 @@
 - ``{% messenger_button page %}``: the "Send message" button exactly here; the automatic
   insertion stands down for that response.
 - ``{% messenger_unread_widget %}``: "Messages (3)" for the header, with a drop-down of
-  the latest threads loaded from the JSON endpoint.
+  the latest threads loaded from the JSON endpoint (the floating badge, when the site
+  turns it on, stands down for that response).
 - ``{{ message.body|messenger_text }}``: plain text made safe: escaped, links made
   clickable (``rel="nofollow noopener noreferrer"``), line breaks kept, then passed
   through nh3's allow-list.
@@ -41,6 +42,7 @@ def messenger_unread_widget(context):
     """Server-rendered count for people who have conversations; ``unread.js`` keeps it
     fresh and fills the drop-down. Nothing is shown to anonymous visitors."""
     request = context.get("request")
+    injection.mark_widget_placed(request)
     actor = Actor.from_request(request) if request is not None else Actor()
     if actor.is_anonymous:
         return {"show": False}

@@ -1,13 +1,24 @@
-// wagtail-messenger: the header widget "Messages (3)" and its drop-down.
-// Reads the JSON endpoint given in data-url; builds the list with textContent only.
+// wagtail-messenger: keeps "Messages (3)" fresh, in the header widget
+// ({% messenger_unread_widget %}, with its drop-down) and in the floating badge
+// (<wagtail-messenger-badge>, whose markup lives in its shadow root). Reads the JSON
+// endpoint given in data-url; builds the list with textContent only.
 
-function render(widget, data) {
-  const count = widget.querySelector("[data-wm-unread-count]");
-  count.textContent = data.badge ? ` (${data.badge})` : "";
-  count.hidden = !data.badge;
-  if (!data.threads) return; // the total alone: the drop-down keeps its list
+function parts(widget) {
+  return widget.shadowRoot || widget;
+}
+
+function renderCount(widget, data) {
+  const root = parts(widget);
+  for (const box of root.querySelectorAll("[data-wm-unread-box]")) box.hidden = !data.badge;
+  for (const count of root.querySelectorAll("[data-wm-unread-count]")) {
+    count.textContent = data.badge || "";
+  }
+}
+
+function renderThreads(widget, threads) {
   const list = widget.querySelector("[data-wm-unread-list]");
-  list.replaceChildren(...data.threads.map((thread) => {
+  if (!list || !threads) return; // the total alone: the drop-down keeps its list
+  list.replaceChildren(...threads.map((thread) => {
     const item = document.createElement("li");
     const link = document.createElement("a");
     link.href = thread.url;
@@ -22,7 +33,8 @@ function render(widget, data) {
     }
     const preview = document.createElement("span");
     preview.className = "wm-unread-preview";
-    preview.textContent = thread.with ? `${thread.with}: ${thread.preview}` : thread.preview;
+    // The preview is the last message: say who wrote it ("You" for the viewer's own).
+    preview.textContent = thread.from ? `${thread.from}: ${thread.preview}` : thread.preview;
     link.appendChild(preview);
     item.appendChild(link);
     return item;
@@ -38,15 +50,35 @@ async function refresh(widget, withThreads = false) {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
     });
-    if (response.ok) render(widget, await response.json());
+    if (!response.ok) return;
+    const data = await response.json();
+    renderCount(widget, data);
+    renderThreads(widget, data.threads);
   } catch (error) {
     // keep what is shown
   }
 }
 
-for (const widget of document.querySelectorAll("[data-wm-unread]")) {
+function keepFresh(widget, isOpen) {
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refresh(widget, isOpen());
+  });
+  window.setInterval(() => {
+    if (!document.hidden) refresh(widget, isOpen());
+  }, 30000);
+}
+
+function enhance(widget) {
   const toggle = widget.querySelector("[data-wm-unread-toggle]");
   const menu = widget.querySelector("[data-wm-unread-menu]");
+  if (!toggle || !menu) {
+    keepFresh(widget, () => false);
+    return;
+  }
+  const close = () => {
+    menu.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+  };
   toggle.addEventListener("click", (event) => {
     event.preventDefault();
     menu.hidden = !menu.hidden;
@@ -54,15 +86,15 @@ for (const widget of document.querySelectorAll("[data-wm-unread]")) {
     if (!menu.hidden) refresh(widget, true);
   });
   document.addEventListener("click", (event) => {
-    if (!widget.contains(event.target)) {
-      menu.hidden = true;
-      toggle.setAttribute("aria-expanded", "false");
+    if (!widget.contains(event.target)) close();
+  });
+  widget.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !menu.hidden) {
+      close();
+      toggle.focus();
     }
   });
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) refresh(widget, !menu.hidden);
-  });
-  window.setInterval(() => {
-    if (!document.hidden) refresh(widget, !menu.hidden);
-  }, 30000);
+  keepFresh(widget, () => !menu.hidden);
 }
+
+for (const widget of document.querySelectorAll("[data-wm-unread]")) enhance(widget);
