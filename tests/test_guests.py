@@ -45,6 +45,21 @@ class TestLinks:
         assert page.status_code == 200
         assert "Hello, is it still available?" in page.content.decode()
 
+    def test_emailed_links_use_the_site_root_url(self, guest_thread, site):
+        site.hostname, site.port = "market.example", 443
+        site.save()
+        guest_thread.site.refresh_from_db()
+        assert guests.issue_link("gail@example.com", thread=guest_thread).startswith(
+            "https://market.example/messages/link/"
+        )
+
+    def test_base_url_setting_wins_over_the_site_record(self, guest_thread, settings):
+        # A fresh project's Site says localhost:80; the project names its public address.
+        settings.WAGTAILMESSENGER_BASE_URL = "http://127.0.0.1:8000/"
+        assert guests.issue_link("gail@example.com", thread=guest_thread).startswith(
+            "http://127.0.0.1:8000/messages/link/"
+        )
+
     def test_only_a_hash_is_stored(self, guest_thread):
         raw = link_path(guest_thread).split("/")[-2]
         assert len(raw) >= 40

@@ -2,8 +2,9 @@
 
 Every email is a template triple under ``templates/wagtail_messenger/emails/``:
 ``<name>_subject.txt``, ``<name>.txt`` and ``<name>.html`` (the HTML part is optional).
-Links are built from the Wagtail ``Site`` (:func:`absolute_url`), never from a request's
-Host header, so a forged Host cannot poison a link in someone's mailbox.
+Links are built from ``WAGTAILMESSENGER_BASE_URL`` or the Wagtail ``Site``
+(:func:`absolute_url`), never from a request's Host header, so a forged Host cannot
+poison a link in someone's mailbox.
 """
 
 import contextlib
@@ -14,9 +15,15 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from wagtail.models import Site
 
+from .conf import get_setting
+
 
 def site_root_url(site=None):
-    """``https://example.com`` for ``site`` (or the default site)."""
+    """``https://example.com``: ``WAGTAILMESSENGER_BASE_URL`` when the project sets it,
+    else the root URL of ``site`` (or of the default site)."""
+    base_url = get_setting("BASE_URL")
+    if base_url:
+        return base_url.rstrip("/")
     if site is None:
         site = Site.objects.filter(is_default_site=True).first()
     if site is not None:
