@@ -363,7 +363,65 @@ def test_email_field_with_another_name_is_found_by_its_type(conf, make_contact_p
     )
     submit(page, {"your_name": "Gus", "reply_to": "gus@example.com", "text": "Hi"})
     sender = Message.objects.get().sender
-    assert (sender.email, sender.name) == ("gus@example.com", "Website visitor")
+    # "Your name" is a usual name for the sender's name: the visitor is not anonymous.
+    assert (sender.email, sender.name) == ("gus@example.com", "Gus")
+
+
+@pytest.mark.parametrize(
+    "fields, data, expected",
+    [
+        (
+            [("Your name", "singleline"), ("Your email", "singleline")],
+            {"your_name": "Gus Guest", "your_email": "Gus@Example.com"},
+            ("gus@example.com", "Gus Guest"),
+        ),
+        (
+            [("Full name", "singleline"), ("Email address", "email")],
+            {"full_name": "  Gus   Guest ", "email_address": "gus@example.com"},
+            ("gus@example.com", "Gus Guest"),
+        ),
+        (
+            [("First name", "singleline"), ("Last name", "singleline"), ("Mail", "email")],
+            {"first_name": "Gus", "last_name": "Guest", "mail": "gus@example.com"},
+            ("gus@example.com", "Gus Guest"),
+        ),
+        (
+            [("Company name", "singleline"), ("Contact name", "singleline"), ("E-mail", "email")],
+            {"company_name": "Acme", "contact_name": "Gus", "e_mail": "gus@example.com"},
+            ("gus@example.com", "Gus"),
+        ),
+        (
+            [("Company name", "singleline"), ("Email", "email")],
+            {"company_name": "Acme", "email": "gus@example.com"},
+            ("gus@example.com", "Website visitor"),
+        ),
+    ],
+    ids=["your_name-your_email", "full_name", "first-last", "contact_name", "company_only"],
+)
+def test_name_and_email_fields_are_found_by_their_usual_names(
+    conf, make_contact_page, submit, fields, data, expected
+):
+    page = make_contact_page(fields=[*fields, ("Message", "multiline")])
+    submit(page, {**data, "message": "Hi"})
+    sender = Message.objects.get().sender
+    assert (sender.email, sender.name) == expected
+
+
+def test_the_form_page_can_name_its_fields(conf, make_contact_page, submit, monkeypatch):
+    monkeypatch.setattr(ContactPage, "messenger_name_field", ("nickname",), raising=False)
+    monkeypatch.setattr(ContactPage, "messenger_email_field", "where", raising=False)
+    page = make_contact_page(
+        fields=[
+            ("Nickname", "singleline"),
+            ("Where", "singleline"),
+            ("Email", "email"),
+            ("Message", "multiline"),
+        ]
+    )
+    data = {"nickname": "Gussy", "where": "gus@example.com", "email": "x@example.com"}
+    submit(page, {**data, "message": "Hi"})
+    sender = Message.objects.get().sender
+    assert (sender.email, sender.name) == ("gus@example.com", "Gussy")
 
 
 def test_recipient_refusing_messages_gets_the_email_instead(

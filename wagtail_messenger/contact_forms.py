@@ -64,16 +64,43 @@ def display_value(value):
     return "" if value is None else str(value)
 
 
+#: ``clean_name`` s that hold a sender's whole name, tried in this order.
+NAME_FIELDS = (
+    "name",
+    "your_name",
+    "full_name",
+    "fullname",
+    "your_full_name",
+    "contact_name",
+    "sender_name",
+    "visitor_name",
+)
+#: Pairs that hold it in two parts, joined with a space.
+NAME_PARTS = (("first_name", "last_name"), ("given_name", "family_name"), ("first_name", "surname"))
+#: Other fields ending in "name" are someone's name, unless they start with one of these.
+NOT_A_PERSON = ("company", "business", "organisation", "organization", "user", "product")
+#: ``clean_name`` s of single-line fields that hold an email address (fields of type
+#: "Email" are tried first, whatever their name).
+EMAIL_FIELDS = ("email", "your_email", "email_address", "your_email_address", "e_mail", "mail")
+
+
+def is_single_line(field):
+    return isinstance(field, forms.CharField) and not isinstance(field.widget, forms.Textarea)
+
+
 class MessengerFormMixin:
-    """Put before ``AbstractEmailForm``. Override the ``get_messenger_*`` methods or set
-    the attributes below to adapt it to a form whose fields are named differently."""
+    """Put before ``AbstractEmailForm``. The guest's name and email are found in the
+    form's fields by type and by their usual names (:data:`NAME_FIELDS`,
+    :data:`EMAIL_FIELDS`); set the attributes below, or override the
+    ``get_messenger_*`` methods, for a form that names them otherwise."""
 
     #: ``clean_name`` of the field holding the sender's name (Wagtail derives it from the
-    #: label: "Name" -> ``name``, "Your name" -> ``your_name``).
-    messenger_name_field = "name"
-    #: ``clean_name`` of the field holding the sender's email; when absent or empty, the
-    #: first field of type "Email" is used.
-    messenger_email_field = "email"
+    #: label: "Name" -> ``name``, "Your name" -> ``your_name``), or a tuple of fields
+    #: joined with spaces (``("first_name", "last_name")``). ``None``: found by name.
+    messenger_name_field = None
+    #: ``clean_name`` of the field holding the sender's email. ``None``: the fields of
+    #: type "Email", then single-line fields with a usual email name.
+    messenger_email_field = None
     #: Shown as the sender when a guest gives no name.
     messenger_anonymous_name = _("Website visitor")
 
@@ -108,16 +135,42 @@ class MessengerFormMixin:
 
     # -- overridable parts -----------------------------------------------------------------
 
-    def get_messenger_sender_email(self, form):
-        """The guest sender's email: the ``messenger_email_field``, else the first email
-        field with a value; ``""`` when there is none."""
-        data = form.cleaned_data
-        candidates = [self.messenger_email_field] + [
+    def get_messenger_email_fields(self, form):
+        """``clean_name`` s that may hold the sender's email, in the order tried."""
+        if self.messenger_email_field:
+            return [self.messenger_email_field]
+        typed = [name for name, field in form.fields.items() if isinstance(field, forms.EmailField)]
+        named = [
             name
-            for name, field in form.fields.items()
-            if isinstance(field, forms.EmailField) and name != self.messenger_email_field
+            for name in EMAIL_FIELDS
+            if name in form.fields and name not in typed and is_single_line(form.fields[name])
         ]
-        for name in candidates:
+        return typed + named
+
+    def get_messenger_name_fields(self, form):
+        """Tuples of ``clean_name`` s that may hold the sender's name, in the order tried
+        (the fields of a tuple are joined with spaces)."""
+        explicit = self.messenger_name_field
+        if explicit:
+            return [(explicit,) if isinstance(explicit, str) else tuple(explicit)]
+        fields = form.fields
+        found = [(name,) for name in NAME_FIELDS if name in fields]
+        found += [pair for pair in NAME_PARTS if all(name in fields for name in pair)]
+        found += [
+            (name,)
+            for name, field in fields.items()
+            if name.endswith("name")
+            and not name.startswith(NOT_A_PERSON)
+            and is_single_line(field)
+            and (name,) not in found
+        ]
+        return found
+
+    def get_messenger_sender_email(self, form):
+        """The guest sender's email: the first of :meth:`get_messenger_email_fields` with
+        a valid address; ``""`` when there is none."""
+        data = form.cleaned_data
+        for name in self.get_messenger_email_fields(form):
             value = str(data.get(name) or "").strip()
             if not value:
                 continue
@@ -129,9 +182,14 @@ class MessengerFormMixin:
         return ""
 
     def get_messenger_sender_name(self, form):
-        value = form.cleaned_data.get(self.messenger_name_field)
-        name = " ".join(str(value or "").split())
-        return name or str(self.messenger_anonymous_name)
+        """The first of :meth:`get_messenger_name_fields` that was filled in, else
+        :attr:`messenger_anonymous_name`."""
+        data = form.cleaned_data
+        for names in self.get_messenger_name_fields(form):
+            name = " ".join(" ".join(str(data.get(part) or "").split()) for part in names)
+            if name.strip():
+                return " ".join(name.split())
+        return str(self.messenger_anonymous_name)
 
     def get_messenger_sender(self, form):
         """A :class:`Party`: the logged-in user, else a guest from the form's fields;
