@@ -31,15 +31,15 @@ def compose_url(page):
 
 @pytest.mark.django_db
 class TestButton:
-    def test_listing_page_gets_one_button_inside_main_after_its_content(self, client, listing):
+    def test_demo_listing_gets_one_button_where_its_marker_is(self, client, listing):
         response = client.get(listing.url)
         html = response.content.decode()
         assert response.status_code == 200
         assert len(buttons(response)) == 1
         assert compose_url(listing) in buttons(response)[0]
-        # The demo theme's <main> holds the listing: the button follows it, inside.
-        assert html.index("</article>") < html.index("data-wagtail-messenger-button")
-        assert html.index("data-wagtail-messenger-button") < html.index("</main>")
+        # The demo's card has the marker comment: the button goes inside the card.
+        assert html.index("Sold by") < html.index("data-wagtail-messenger-button")
+        assert html.index("data-wagtail-messenger-button") < html.index("</article>")
         assert "floating" not in buttons(response)[0]
 
     def test_marker_comment_places_the_button(self):
@@ -135,8 +135,28 @@ class TestContainer:
             parse_selector(selector)
 
 
+@pytest.fixture
+def unmarked_theme(settings, tmp_path):
+    """A listing template with header, <main> and footer, and no marker comment."""
+    (tmp_path / "marketplace").mkdir()
+    (tmp_path / "marketplace" / "listing_page.html").write_text(
+        "<html><body><header>Site</header><main><article class='listing'>"
+        "<h1>{{ page.title }}</h1><p>Sold by us</p></article><p>More</p></main>"
+        "<footer>Footer</footer></body></html>"
+    )
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [str(tmp_path), *settings.TEMPLATES[0]["DIRS"]]}
+    ]
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unmarked_theme")
 class TestPlacementSettings:
+    def test_button_goes_inside_main_after_its_content(self, client, listing):
+        html = client.get(listing.url).content.decode()
+        assert html.index("<p>More</p>") < html.index("data-wagtail-messenger-button")
+        assert html.index("data-wagtail-messenger-button") < html.index("</main>")
+
     def test_container_setting_names_another_element(self, client, listing, settings):
         settings.WAGTAILMESSENGER_BUTTON_CONTAINER = "article.listing"
         html = client.get(listing.url).content.decode()
@@ -149,7 +169,8 @@ class TestPlacementSettings:
         (button,) = buttons(response)
         assert "floating" in button
         html = response.content.decode()
-        assert html.index("</main>") < html.index("data-wagtail-messenger-button")
+        assert html.index("<footer>") < html.index("data-wagtail-messenger-button")
+        assert html.index("data-wagtail-messenger-button") < html.index("</body>")
 
     def test_a_bad_container_setting_still_serves_the_page(self, client, listing, settings):
         settings.WAGTAILMESSENGER_BUTTON_CONTAINER = "main > div"

@@ -57,7 +57,7 @@ class MessengerSettings(BaseSiteSetting):
         _('floating "Messages" badge'),
         default=False,
         help_text=_(
-            "Shows people with conversations a small \"Messages (3)\" badge in a corner of "
+            'Shows people with conversations a small "Messages (3)" badge in a corner of '
             "every page, without editing templates. Leave off when the site's header "
             "already shows the messenger's widget."
         ),

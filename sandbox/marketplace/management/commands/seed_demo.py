@@ -30,7 +30,7 @@ USERS = [
 LISTINGS = [
     ("Vintage road bike", "420.00", "Lyon", "seller"),
     ("Oak dining table", "250.00", "Ghent", "seller"),
-    ("Espresso machine", "90.00", "Turin", None),  # no owner: goes to the fallback
+    ("Espresso machine", "90.00", "Turin", None),  # no owner: goes to the fallback team
 ]
 
 
@@ -41,6 +41,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self.create_users()
             home, listings = self.create_pages(users)
+            self.configure_messenger(users)
             self.create_threads(users, home, listings)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with:"))
         for username, password, _email, _first, role in USERS:
@@ -83,13 +84,10 @@ class Command(BaseCommand):
             )
             old_root = site.root_page if site else None
             if site is None:
-                site = Site.objects.create(
-                    hostname="localhost", root_page=home, is_default_site=True
-                )
-            else:
-                site.root_page = home
-                site.site_name = "Demo Marketplace"
-                site.save()
+                site = Site(hostname="127.0.0.1", port=8000, is_default_site=True)
+            site.root_page = home
+            site.site_name = "Demo Marketplace"
+            site.save()
             if old_root is not None and old_root.specific_class is Page:
                 old_root.delete()
         index = ListingIndexPage.objects.first() or home.add_child(
@@ -153,6 +151,25 @@ class Command(BaseCommand):
                     page=ask, sort_order=order, label=label, field_type=field_type, required=True
                 )
         return home, listings
+
+    def configure_messenger(self, users):
+        """What a site owner sets once: the address the demo is served on (emailed links
+        are built from the Site record), a team for listings nobody owns, and contact
+        forms that deliver messages."""
+        from wagtail_messenger.models import MessengerSettings
+
+        site = Site.objects.filter(is_default_site=True).first()
+        if (site.hostname, site.port) == ("localhost", 80):  # Wagtail's initial record
+            site.hostname, site.port = "127.0.0.1", 8000
+            site.save()
+        team, created = Group.objects.get_or_create(name="Marketplace team")
+        if created:
+            team.user_set.add(users["admin"], users["moderator"])
+        conf = MessengerSettings.for_site(site)
+        if conf.fallback_group_id is None and conf.fallback_user_id is None:
+            conf.fallback_group = team
+            conf.contact_forms_deliver_messages = True
+            conf.save()
 
     def create_threads(self, users, home, listings):
         from wagtail_messenger.models import Thread
