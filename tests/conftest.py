@@ -168,3 +168,8 @@ from .real_parts import (  # noqa: E402, F401  (fixtures)
     s3_storage,
     smtp_server,
 )
+from .theme_sites import (  # noqa: E402, F401  (fixtures)
+    fresh_site_login,
+    use_theme,
+    wagtail_start_project,
+)

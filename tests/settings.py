@@ -21,6 +21,8 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 ALLOWED_HOSTS = ["*"]
+# Inert until a test sets CONTENT_SECURITY_POLICY (the policy is read per response).
+MIDDLEWARE = [*MIDDLEWARE, "csp.middleware.CSPMiddleware"]  # noqa: F405
 
 PRIVATE_MEDIA = tempfile.mkdtemp(prefix="messenger-test-private-")
 STORAGES = {

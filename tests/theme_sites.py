@@ -1,0 +1,76 @@
+"""Themes the plugin was not written for, as real template sets (``tests/themes/``):
+
+- ``wagtail_start``: the base template the installed Wagtail's ``wagtail start``
+  generates (made by running it), with a listing template written like its home page;
+- ``main_footer``: header, ``<main>``, footer, blocks named ``main`` and ``js``, and a
+  stylesheet with rules that would spoil a button without styles of its own;
+- ``no_blocks``: a base template without a single block, and a listing page that is a
+  whole document with no ``<main>``.
+
+Loaded by conftest.py, for tests/test_themes.py and tests/browser/test_themes.py.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+THEMES = Path(__file__).resolve().parent / "themes"
+THEME_NAMES = ["wagtail_start", "main_footer", "no_blocks"]
+#: An enforcing policy as strict as sites set: nothing inline, nothing from elsewhere.
+STRICT_CSP = {"DIRECTIVES": {"default-src": ["'self'"], "object-src": ["'none'"]}}
+
+
+def run_python(*args, cwd, env=None):
+    """Run this interpreter outside the test settings; fail with its output."""
+    clean = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+    )
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def wagtail_start(folder, name="mysite"):
+    """``wagtail start <name>`` in ``folder``, as a new user types it."""
+    run_python("-c", "from wagtail.bin.wagtail import main; main()", "start", name, cwd=folder)
+    return folder / name
+
+
+@pytest.fixture(scope="session")
+def wagtail_start_project(tmp_path_factory):
+    return wagtail_start(tmp_path_factory.mktemp("wagtail-start"))
+
+
+@pytest.fixture
+def use_theme(settings, wagtail_start_project):
+    """``use_theme(name)``: the site's templates and static files become that theme's."""
+
+    def use(name):
+        own = THEMES / name
+        templates, static = [own], [own / "static"]
+        if name == "wagtail_start":
+            templates.append(wagtail_start_project / "mysite" / "templates")
+            static.append(wagtail_start_project / "mysite" / "static")
+        settings.TEMPLATES = [
+            {**settings.TEMPLATES[0], "DIRS": [str(folder) for folder in templates]}
+        ]
+        settings.STATICFILES_DIRS = [str(folder) for folder in static if folder.is_dir()]
+
+    return use
+
+
+@pytest.fixture
+def fresh_site_login(settings):
+    """The login set-up of a fresh Wagtail project: no LOGIN_URL or front-end login URL
+    of its own, and no /accounts/ URLs."""
+    del settings.LOGIN_URL
+    del settings.WAGTAIL_FRONTEND_LOGIN_URL
+    settings.ROOT_URLCONF = "tests.fresh_urls"
