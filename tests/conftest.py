@@ -168,8 +168,10 @@ from .real_parts import (  # noqa: E402, F401  (fixtures)
     s3_storage,
     smtp_server,
 )
-from .theme_sites import (  # noqa: E402, F401  (fixtures)
+from .sites import (  # noqa: E402, F401  (fixtures)
+    built_wheel,
     fresh_site_login,
+    installed_wheel,
     use_theme,
     wagtail_start_project,
 )

@@ -1,4 +1,4 @@
-"""The plugin in themes it was not written for (tests/theme_sites.py), through Wagtail's
+"""The plugin in themes it was not written for (tests/sites.py), through Wagtail's
 real serve path and the plugin's own views: where the button goes, that the plugin's
 pages sit in the theme with their stylesheet and scripts, and that logging in works on
 a site with no login page of its own. The same themes in Chromium:
@@ -13,7 +13,7 @@ from wagtail_messenger import checks
 from wagtail_messenger.services import guests
 from wagtail_messenger.services.parties import Party
 
-from .theme_sites import THEME_NAMES
+from .sites import THEME_NAMES
 
 pytestmark = pytest.mark.django_db
 

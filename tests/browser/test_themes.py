@@ -1,4 +1,4 @@
-"""The whole story in themes the plugin was not written for (tests/theme_sites.py), in
+"""The whole story in themes the plugin was not written for (tests/sites.py), in
 Chromium, on a site with no login page of its own: a visitor finds the styled button
 inside the page (or floating where the page has no <main>), writes as a guest, opens the
 emailed link and replies without a reload; the seller, sent from the inbox to Wagtail's
@@ -14,7 +14,9 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from ..theme_sites import STRICT_CSP
+from wagtail_messenger.models import MessengerSettings
+
+from ..sites import STRICT_CSP
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,13 +38,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 @pytest.fixture(params=list(CASES))
-def theme(request, use_theme, fresh_site_login, settings):
+def theme(request, use_theme, fresh_site_login, settings, site):
+    MessengerSettings.objects.update_or_create(site=site, defaults={"show_unread_badge": True})
     name, policy = CASES[request.param]
     use_theme(name)
     if policy:
         settings.CONTENT_SECURITY_POLICY = policy
     settings.WAGTAILMESSENGER_POLL_INTERVAL = 1
-    SHOTS.mkdir(exist_ok=True)
     return request.param
 
 
@@ -51,9 +53,11 @@ def watched(page, problems):
     page.add_init_script(WATCH)
     page.on(
         "console",
-        lambda message: message.type == "error"
-        and "favicon.ico" not in (message.location or {}).get("url", "")
-        and problems.append(f"console: {message.text}"),
+        lambda message: (
+            message.type == "error"
+            and "favicon.ico" not in (message.location or {}).get("url", "")
+            and problems.append(f"console: {message.text}")
+        ),
     )
     page.on("pageerror", lambda error: problems.append(f"script: {error}"))
     return page
@@ -80,11 +84,14 @@ def shadow_link_style(page, host_selector):
 def test_guest_and_seller_talk_live_in_a_foreign_theme(
     theme, page, browser, live_server, listing, seller
 ):
+    SHOTS.mkdir(exist_ok=True)
     problems = []
     watched(page, problems)
 
     # The listing: the button is there, styled by its own shadow root.
-    page.goto(live_server.url + listing.url)
+    response = page.goto(live_server.url + listing.url)
+    if theme.endswith("_csp"):
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
     button = page.get_by_role("link", name="Send message")
     expect(button).to_be_visible()
     page.screenshot(path=SHOTS / f"theme-{theme}-listing.png", full_page=True)
@@ -136,6 +143,14 @@ def test_guest_and_seller_talk_live_in_a_foreign_theme(
     seller_page.get_by_label("Username").fill("seller")
     seller_page.get_by_label("Password").fill("pw")
     seller_page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    expect(seller_page).to_have_url(live_server.url + "/messages/")
+    # Back on the site, the floating badge (turned on by an editor) counts the unread
+    # messages and leads to the inbox.
+    seller_page.goto(live_server.url + listing.url)
+    badge = seller_page.get_by_role("link", name="Messages 2 unread")
+    expect(badge).to_be_visible()
+    assert shadow_link_style(seller_page, "wagtail-messenger-badge")["position"] == "fixed"
+    badge.click()
     expect(seller_page).to_have_url(live_server.url + "/messages/")
     expect(seller_page.locator(".wm-inbox__select-all")).to_be_visible()  # inbox.js ran
     seller_page.get_by_role("link", name=re.compile("Road bike")).first.click()
