@@ -330,3 +330,37 @@ class TestFloatingBadge:
         html = client.get(listing_index.url).content.decode()
         assert "data-wm-unread-toggle" in html
         assert BADGE_RE.search(html) is None
+
+
+@pytest.mark.django_db
+def test_the_badge_costs_the_same_queries_whatever_the_inbox_holds(
+    client, site, listing_index, buyer, seller, start, settings, tmp_path
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    (tmp_path / "base.html").write_text(
+        "<html><body>{% block content %}{% endblock %}</body></html>"
+    )
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [str(tmp_path), *settings.TEMPLATES[0]["DIRS"]]}
+    ]
+    client.force_login(buyer)
+
+    def queries():
+        client.get(listing_index.url)  # warm the settings and team caches
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(listing_index.url).content.decode()
+        return len(captured), html
+
+    without, _ = queries()
+    MessengerSettings.objects.update_or_create(site=site, defaults={"show_unread_badge": True})
+    start(seller, buyer)
+    with_one, html = queries()
+    assert "<wagtail-messenger-badge" in html
+    for _ in range(30):
+        start(seller, buyer)
+    with_many, _ = queries()
+    # The session and the user (a theme with a "log out" link reads them anyway), and
+    # the unread total: one indexed query reading at most 100 rows.
+    assert with_one == with_many == without + 3

@@ -117,3 +117,25 @@ class TestLoginOnAFreshSite:
     def test_a_projects_front_end_login_url_wins(self, client, site, settings):
         settings.WAGTAIL_FRONTEND_LOGIN_URL = "/sign-in/"
         assert client.get("/messages/")["Location"] == "/sign-in/?next=/messages/"
+
+
+def test_with_debug_on_a_block_added_to_the_base_template_is_used_at_once(
+    client, listing, settings, tmp_path
+):
+    settings.DEBUG = True
+    base = tmp_path / "base.html"
+    base.write_text("<html><body><p>Old</p></body></html>")
+    # Uncached loaders, as the development server's autoreloader makes them on a change.
+    loaders = [
+        "django.template.loaders.filesystem.Loader",
+        "django.template.loaders.app_directories.Loader",
+    ]
+    options = {**settings.TEMPLATES[0]["OPTIONS"], "loaders": loaders}
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "APP_DIRS": False, "DIRS": [str(tmp_path)], "OPTIONS": options}
+    ]
+    compose = reverse("wagtail_messenger:compose", args=[listing.pk])
+    assert "wm-standalone" in client.get(compose).content.decode()
+    base.write_text("<html><body><main>{% block content %}{% endblock %}</main></body></html>")
+    html = client.get(compose).content.decode()
+    assert "wm-standalone" not in html and '<main><div class="wm">' in html

@@ -18,6 +18,7 @@ Content-Security-Policy.
 import functools
 import re
 
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.shortcuts import render as django_render
@@ -83,7 +84,7 @@ def _django_engine():
 @functools.cache
 def layout():
     """The :class:`Layout` for the configured base template (worked out once per
-    process, again when a test changes the settings)."""
+    process, again when a test changes the settings, and for every page with DEBUG on)."""
     base = get_setting("BASE_TEMPLATE")
     wanted = get_setting("CONTENT_BLOCK")
     try:
@@ -131,6 +132,8 @@ def _forget_layout(setting, **kwargs):
 
 def page_context(request):
     """What every plugin page's template needs besides its own context."""
+    if settings.DEBUG:  # a theme being written: see its base template's blocks change
+        layout.cache_clear()
     return {
         "messenger_layout": layout().template,
         "messenger_login_url": login.login_url(request.get_full_path()),

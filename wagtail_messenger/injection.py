@@ -21,6 +21,7 @@ root (``button.html``, like Wagtail's user bar), restyled through CSS custom pro
 The badge is per person and only inserted for people who have an inbox.
 """
 
+import functools
 import re
 
 from django.http import HttpResponse
@@ -44,7 +45,6 @@ SELECTOR_RE = re.compile(r"^(?P<tag>[a-zA-Z][\w-]*)?(?:(?P<kind>[#.])(?P<name>[\
 ATTRIBUTE_RE = re.compile(rb"""([^\s=/>]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 # Comments, scripts and styles are skipped whole: a "<div" inside them is not a tag.
 OPAQUE = rb"<!--.*?-->|<script\b.*?</script\s*>|<style\b.*?</style\s*>"
-ANY_START_TAG = re.compile(OPAQUE + rb"|<([a-zA-Z][\w-]*)(\s[^>]*)?>", re.IGNORECASE | re.DOTALL)
 
 
 def mark_placed(request):
@@ -88,20 +88,36 @@ def _matches(attributes, attribute, value):
     return False
 
 
+@functools.lru_cache(maxsize=32)
+def _start_tags(tag, value):
+    """A pattern for the start tags that may match: those of ``tag``, or else those
+    whose attributes mention ``value``; comments, scripts and styles are skipped."""
+    name = re.escape(tag.encode()) if tag else rb"[a-zA-Z][\w-]*"
+    attributes = (
+        rb"(\s[^>]*)?"
+        if tag or not value
+        else rb"(\s[^>]*" + re.escape(value.encode()) + rb"[^>]*)"
+    )
+    return re.compile(
+        OPAQUE + rb"|<(" + name + rb")" + attributes + rb">", re.IGNORECASE | re.DOTALL
+    )
+
+
 def container_end(content, selector):
     """Where the first element matching ``selector`` closes in ``content`` (bytes): the
     offset of its end tag, so what is inserted there comes after its content. ``None``
     when there is no such element, or it never closes."""
     tag, attribute, value = parse_selector(selector)
-    for match in ANY_START_TAG.finditer(content):
+    if value and value.encode() not in content:
+        return None
+    for match in _start_tags(tag, value).finditer(content):
         name = match.group(1)
         if name is None:  # a comment, script or style
             continue
-        name = name.lower().decode("ascii")
-        if (tag is None or name == tag) and _matches(match.group(2), attribute, value):
+        if _matches(match.group(2), attribute, value):
             if match.group(0).endswith(b"/>"):
                 return None
-            return _closing_tag(content, name, match.end())
+            return _closing_tag(content, name.lower().decode("ascii"), match.end())
     return None
 
 
