@@ -97,6 +97,12 @@ def test_a_base_template_without_blocks_is_named_with_what_it_has(tmp_path, sett
     assert "WAGTAILMESSENGER_CONTENT_BLOCK" in messages[0].hint
 
 
+def test_a_base_template_extending_a_computed_parent_is_trusted(tmp_path, settings):
+    # Which blocks it has is known only at render time: the settings are believed.
+    theme(tmp_path, settings, **{"base.html": "{% extends site_layout %}"})
+    assert checks.check_base_template(None) == []
+
+
 def test_a_named_content_block_must_exist(tmp_path, settings):
     theme(tmp_path, settings, **{"base.html": "{% block content %}{% endblock %}"})
     settings.WAGTAILMESSENGER_CONTENT_BLOCK = "page_body"

@@ -74,11 +74,14 @@ def block_names(template_name, seen=None):
     return names
 
 
-def _django_engine():
-    for engine in engines.all():
-        if isinstance(engine, DjangoTemplates):
-            return engine
-    return None
+def _adapter(base, block):
+    """``{% extends base %}`` putting the plugin's page into ``block``, compiled by the
+    project's Django template engine (the plugin's templates need one; so does Wagtail)."""
+    engine = next(engine for engine in engines.all() if isinstance(engine, DjangoTemplates))
+    return engine.from_string(
+        f'{{% extends "{base}" %}}'
+        f"{{% block {block} %}}{{% block messenger_page %}}{{% endblock %}}{{% endblock %}}"
+    )
 
 
 @functools.cache
@@ -93,35 +96,20 @@ def layout():
         return Layout(
             STANDALONE, problem=f"the base template '{base}' does not exist", missing=True
         )
-    engine = _django_engine()
-    if names is None or engine is None or '"' in base:
-        # Not a template we can read (another engine): trust the settings.
-        return Layout(base, block=wanted or CONTENT_BLOCKS[0])
-    found = sorted(names)
-    if wanted:
-        if wanted not in names:
-            return Layout(
-                STANDALONE,
-                problem=f"the base template '{base}' has no block '{wanted}'",
-                blocks=found,
-            )
-        block = wanted
+    found = sorted(names or ())
+    if names is None:  # its parent is computed at render time: trust the settings
+        block = wanted or CONTENT_BLOCKS[0]
+    elif wanted:
+        block = wanted if wanted in names else None
+        problem = f"the base template '{base}' has no block '{wanted}'"
     else:
         block = next((name for name in CONTENT_BLOCKS if name in names), None)
-        if block is None:
-            return Layout(
-                STANDALONE,
-                problem=f"the base template '{base}' has none of the blocks "
-                f"{', '.join(CONTENT_BLOCKS)}",
-                blocks=found,
-            )
-    if not NAME_RE.match(block):
-        return Layout(STANDALONE, problem=f"'{block}' is not a block name", blocks=found)
-    adapter = engine.from_string(
-        f'{{% extends "{base}" %}}'
-        f"{{% block {block} %}}{{% block messenger_page %}}{{% endblock %}}{{% endblock %}}"
-    )
-    return Layout(adapter, block=block, blocks=found)
+        problem = f"the base template '{base}' has none of the blocks {', '.join(CONTENT_BLOCKS)}"
+    if block is None:
+        return Layout(STANDALONE, problem=problem, blocks=found)
+    if not NAME_RE.match(block) or '"' in base:
+        return Layout(STANDALONE, problem=f"'{base}' or '{block}' cannot be used", blocks=found)
+    return Layout(_adapter(base, block), block=block, blocks=found)
 
 
 @receiver(setting_changed)
