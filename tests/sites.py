@@ -96,10 +96,11 @@ def uv():
 
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory):
-    """The wheel of this checkout, built as a release would be."""
+    """The wheel of this checkout, built as a release is: from its sdist, in a clean
+    folder (a wheel built in place could carry stale files from ``build/``)."""
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(  # noqa: S603
-        [uv(), "build", "--wheel", "--quiet", "--out-dir", str(out), str(REPO)],
+        [uv(), "build", "--quiet", "--out-dir", str(out), str(REPO)],
         check=True,
         capture_output=True,
     )

@@ -192,7 +192,7 @@ class TestPlacementSettings:
     def test_button_styles_live_in_its_shadow_root(self, client, listing):
         (button,) = buttons(client.get(listing.url))
         assert '<template shadowrootmode="open">' in button
-        assert 'href="/static/wagtail_messenger/contact-button.css"' in button
+        assert 'href="/static/wagtail_messenger/injected.css"' in button
         assert "style=" not in button  # nothing inline: a strict CSP holds
 
 

@@ -22,7 +22,7 @@ def test_wheel_holds_templates_static_files_and_migrations(built_wheel):
         "wagtail_messenger/templates/wagtail_messenger/layouts/standalone.html",
         "wagtail_messenger/templates/wagtail_messenger/button.html",
         "wagtail_messenger/templates/wagtail_messenger/badge.html",
-        "wagtail_messenger/static/wagtail_messenger/contact-button.css",
+        "wagtail_messenger/static/wagtail_messenger/injected.css",
         "wagtail_messenger/static/wagtail_messenger/thread.js",
         "wagtail_messenger/migrations/0003_messengersettings_show_unread_badge.py",
     ]:

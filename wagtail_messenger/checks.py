@@ -67,7 +67,7 @@ def check_ratelimit_cache(app_configs, **kwargs):
     return []
 
 
-# -- The plugin's pages in the site's theme (W030, W031) -----------------------------------
+# -- The plugin's pages in the site's theme (W030-W032) -----------------------------------
 
 
 @register(Tags.templates)
