@@ -169,8 +169,28 @@ def test_editors_edit_the_saved_settings_not_a_cached_copy(site, conf, editor, l
     would put the old values back."""
     from django.core.cache import cache
 
+    from wagtail_messenger.services.settings import values_of
+
     stale = for_site(site)  # what another process cached
     MessengerSettings.objects.filter(pk=conf.pk).update(spam_threshold=9)  # saved elsewhere
-    cache.set(MessengerSettings.cache_key(site.pk), stale)
+    cache.set(MessengerSettings.cache_key(site.pk), values_of(stale))
+    assert for_site(site).spam_threshold != 9  # the messenger's pages read the cache
     form = login(editor).get(edit_url(site)).context["form"]
     assert form.initial["spam_threshold"] == 9
+
+
+def test_no_user_object_or_password_hash_in_the_cached_settings(site, conf, make_user):
+    """The shared cache (Redis) holds plain values: the fallback recipient is an id."""
+    import pickle
+
+    from django.core.cache import cache
+
+    staff = make_user("staff", is_staff=True)
+    conf.fallback_user = staff
+    conf.save()
+    assert for_site(site).fallback_user_id == staff.pk  # cached now
+    entry = cache.get(MessengerSettings.cache_key(site.pk))
+    assert isinstance(entry, dict) and entry["fallback_user_id"] == staff.pk
+    assert all(isinstance(v, str | int | float | bool | type(None)) for v in entry.values())
+    assert staff.password.encode() not in pickle.dumps(entry)
+    assert for_site(site).fallback_user == staff  # loads when asked for

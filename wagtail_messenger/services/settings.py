@@ -9,6 +9,7 @@ edits a copy another process still caches.
 """
 
 from django.core.cache import cache
+from django.db import router
 from wagtail.models import Site
 
 from ..models import MessengerSettings
@@ -36,19 +37,39 @@ def for_site_id(site_id):
     site (the site is read only when the cache has no copy)."""
     if site_id is None:
         return for_site()
-    found = cache.get(MessengerSettings.cache_key(site_id))
-    if found is None:
-        site = Site.objects.filter(pk=site_id).first()
-        found = cached(site) if site is not None else for_site()
-    return found
+    found = from_values(cache.get(MessengerSettings.cache_key(site_id)))
+    if found is not None:
+        return found
+    site = Site.objects.filter(pk=site_id).first()
+    return cached(site) if site is not None else for_site()
 
 
 def cached(site):
     """``MessengerSettings.for_site(site)`` (get, or create with the defaults), kept in
-    the default cache for ``MessengerSettings.CACHE_SECONDS``."""
+    the default cache for ``MessengerSettings.CACHE_SECONDS`` as its plain column
+    values: the fallback user or team are ids there and load when asked for, so no user
+    object (nor its password hash) ever sits in the shared cache."""
     key = MessengerSettings.cache_key(site.pk)
-    found = cache.get(key)
-    if found is None:
-        found = MessengerSettings.for_site(site)
-        cache.set(key, found, MessengerSettings.CACHE_SECONDS)
-    return found
+    found = from_values(cache.get(key))
+    if found is not None:
+        return found
+    conf = MessengerSettings.for_site(site)
+    cache.set(key, values_of(conf), MessengerSettings.CACHE_SECONDS)
+    return conf
+
+
+def values_of(conf):
+    return {field.attname: getattr(conf, field.attname) for field in COLUMNS}
+
+
+def from_values(values):
+    """The settings object for cached ``values``; ``None`` for a miss, or for an entry
+    that lacks a column (written before an upgrade added it)."""
+    if not isinstance(values, dict) or any(name not in values for name in NAMES):
+        return None
+    database = router.db_for_read(MessengerSettings)
+    return MessengerSettings.from_db(database, NAMES, [values[name] for name in NAMES])
+
+
+COLUMNS = MessengerSettings._meta.concrete_fields
+NAMES = [field.attname for field in COLUMNS]
