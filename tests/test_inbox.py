@@ -350,7 +350,7 @@ def test_the_page_costs_the_same_with_20_and_2000_threads_and_reads_one_page(
     assert large.context["older_url"], "there is an older page"
     assert "message 1979" in large.content.decode(), "newest first"
     # The page's rows (the header total also reads rows latest first, up to 100).
-    rows_sql = [sql for sql in large_sql if '"peer_blocked" ASC' in sql]
+    rows_sql = [sql for sql in large_sql if "peer_blocked" in sql and "subject" in sql]
     assert len(rows_sql) == 1
     assert re.search(r"LIMIT 21\b", rows_sql[0]), "one page and one row to know there is more"
     assert not any("COUNT(" in sql.upper() for sql in large_sql), "no count over the inbox"

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from wagtail_messenger.actors import Actor
 from wagtail_messenger.forms import new_key
 from wagtail_messenger.models import Message, Participant
 from wagtail_messenger.services import conversations, participation
@@ -199,51 +200,29 @@ class TestHeaderWidget:
         assert client.get("/messages/unread/").json()["unread"] == 0
 
 
-# -- the markup made in Python and the templates a project may replace -------------------
-
-
-def same_markup(html):
-    import re
-
-    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken"', html)
-    html = re.sub(r">\s+<", "><", html.strip())
-    return re.sub(r"\s+", " ", html)
+# -- the templates a project may replace, and the fragment cache ---------------------------
 
 
 @pytest.mark.parametrize(
-    "state",
+    "state, shown, not_shown",
     [
-        {},
-        {"flagged": True, "muted": True},
-        {"folder": "archive"},
-        {"folder": "trash", "peer_blocked": True},
+        ({}, ["Flag as important", "Mute notifications", "Archive", "Move to trash"], []),
+        ({"flagged": True, "muted": True}, ["Remove flag", "Turn notifications on"], []),
+        ({"folder": "archive"}, ["Move to inbox"], ["Archive"]),
+        ({"folder": "trash", "peer_blocked": True}, ["Restore from trash", "Unblock Buyer"], []),
     ],
 )
-def test_thread_actions_made_in_python_are_the_templates(rf, thread, seller, start, state):
-    """markup.thread_actions gives what includes/thread_actions.html renders (the
-    template stays, for projects that replace it), in every state of the row."""
-    from django.template.loader import render_to_string
-
-    from wagtail_messenger.actors import Actor
-    from wagtail_messenger.markup import thread_actions
-    from wagtail_messenger.services import access
-
+def test_thread_actions_follow_the_readers_row(client, thread, seller, state, shown, not_shown):
     Participant.objects.filter(thread=thread, user=seller).update(**state)
-    request = rf.get(thread.get_absolute_url())
-    request.user = seller
-    people = access.people_of(Actor.for_user(seller), thread)
-    context = {
-        "thread": thread,
-        "participant": people.me,
-        "others": people.others,
-        "action_form": "wm-action-form",
-    }
-    made = thread_actions(request, **context)
-    rendered = render_to_string(
-        "wagtail_messenger/includes/thread_actions.html", context, request=request
-    )
-    assert same_markup(made) == same_markup(rendered)
-    assert "Block Buyer" in made or "Unblock Buyer" in made
+    client.force_login(seller)
+    html = client.get(thread.get_absolute_url()).content.decode()
+    actions = html[html.index('<div class="wm-actions"') : html.index('<ol class="wm-messages"')]
+    for label in [*shown, "Mark unread"]:
+        assert f">{label}</button>" in actions, label
+    for label in not_shown:
+        assert f">{label}</button>" not in actions, label
+    assert ("Unblock Buyer" in actions) == bool(state.get("peer_blocked"))
+    assert ("Block Buyer" in actions) != bool(state.get("peer_blocked"))
 
 
 def test_a_project_can_replace_the_message_and_action_templates(
@@ -268,14 +247,102 @@ def test_a_project_can_replace_the_message_and_action_templates(
     assert reply.json()["messages"][0]["html"] == '<li class="mine">Seller: Yes</li>'
 
 
+def test_a_project_can_replace_one_block_of_the_message(client, thread, seller, settings, tmp_path):
+    folder = tmp_path / "wagtail_messenger" / "includes"
+    folder.mkdir(parents=True)
+    (folder / "message.html").write_text(
+        '{% extends "wagtail_messenger/includes/message.html" %}'
+        '{% block message_meta %}<p class="from">From {{ message.sender_name }}</p>{% endblock %}'
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    client.force_login(seller)
+    html = client.get(thread.get_absolute_url()).content.decode()
+    assert '<p class="from">From Buyer</p>' in html
+    assert "<p>Hello, is it still available?</p>" in html  # the rest is the built-in one
+    assert "wm-message-meta" not in html
+
+
+@pytest.fixture
+def rendered(django_capture_on_commit_callbacks):
+    """``rendered(name)``: how many times the template ``name`` was rendered so far."""
+    from django.test.signals import template_rendered
+
+    seen = []
+
+    def record(sender, template, **kwargs):
+        seen.append(template.name)
+
+    template_rendered.connect(record)
+    yield lambda name: seen.count(f"wagtail_messenger/includes/{name}")
+    template_rendered.disconnect(record)
+
+
+def test_messages_come_from_the_fragment_cache_until_what_they_show_changes(
+    client, thread, seller, buyer, moderator, rendered
+):
+    from wagtail_messenger.services import moderation
+
+    conversations.post_message(actor=Actor.for_user(seller), thread=thread, body="Yes")
+    client.force_login(seller)
+    first = client.get(thread.get_absolute_url()).content.decode()
+    assert rendered("message.html") == 2
+    second = client.get(thread.get_absolute_url()).content.decode()
+    assert rendered("message.html") == 2, "both messages came from the cache"
+    assert strip_tokens(first) == strip_tokens(second)
+    hidden = thread.messages.earliest("pk")
+    moderation.hide_message(moderator, hidden.pk, reason="rude")
+    third = client.get(thread.get_absolute_url()).content.decode()
+    assert rendered("message.html") == 3, "only the changed message is rendered again"
+    assert "hidden by moderators: rude" in third
+
+
+def test_fragments_hold_no_csrf_token_and_follow_the_readers_language(
+    client, thread, seller, settings, rendered
+):
+    from django.core.cache import cache
+
+    settings.LANGUAGES = [("en", "English"), ("de", "German")]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.locale.LocaleMiddleware"]
+    client.force_login(seller)
+    client.get(thread.get_absolute_url())
+    fragments = [value for key, value in cache._cache.items() if "fragment" in key]
+    assert fragments and not any(b"csrf" in value for value in fragments)
+    client.get(thread.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de")
+    assert rendered("message.html") == 2, "a reader in German gets German markup"
+
+
+def test_reporting_through_the_pages_shared_form(client, thread, seller):
+    from wagtail_messenger.models import Report
+
+    message = thread.messages.get()
+    client.force_login(seller)
+    response = client.post(
+        f"/messages/actions/message/{message.pk}/report/",
+        {
+            f"reason-{message.pk}": "Looks like a scam",
+            f"reason-{message.pk + 1}": "",  # the other messages' boxes come along
+            "next": "/messages/",
+        },
+    )
+    assert response.status_code == 302
+    assert Report.objects.get(message=message).reason == "Looks like a scam"
+
+
+def strip_tokens(html):
+    import re
+
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+    return re.sub(r'name="key" value="[^"]*"', "", html)  # the reply form's one-time key
+
+
 def test_times_follow_the_readers_time_zone_and_language_though_remembered(settings):
-    """markup.time_maker keeps formatted times (time_labels) keyed by zone and
+    """display.time_maker keeps formatted times (time_labels) keyed by zone and
     language: a reader elsewhere or in another language never gets another's."""
     from datetime import UTC, datetime
 
     from django.utils import timezone, translation
 
-    from wagtail_messenger.markup import time_maker
+    from wagtail_messenger.display import time_maker
 
     settings.USE_I18N = True
     moment = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)

@@ -72,17 +72,25 @@ class Actor:
     def is_guest(self):
         return self.user is None and bool(self.guest_email)
 
-    def participant_q(self, prefix=""):
+    def participant_q(self, prefix="", *, teams_in_query=False):
         """A ``Q`` matching the participant rows that stand for this actor.
 
         A user is a participant directly or through a group (a team inbox); a guest is
-        matched by the email address their private link proved.
+        matched by the email address their private link proved. A user's teams come
+        from the cached :attr:`team_ids`, which lets the database read the user's rows
+        and each team's as index ranges; with ``teams_in_query`` they are looked up in
+        the query instead (a subquery on the user's groups), which costs nothing in a
+        query narrowed to one thread and saves the cache round trip (the poll). A team's
+        row has a group and no user, so it never overlaps the user's own rows.
         """
         from .models import Participant
 
         if self.user is not None:
             mine = Q(**{f"{prefix}user_id": self.user.pk})
-            if self.team_ids:
+            if teams_in_query:
+                groups = self.user.groups.through.objects.filter(user_id=self.user.pk)
+                mine |= Q(**{f"{prefix}group_id__in": groups.values("group_id")})
+            elif self.team_ids:
                 mine |= Q(**{f"{prefix}group_id__in": self.team_ids})
             return mine
         if self.guest_email:
@@ -109,30 +117,3 @@ class Actor:
                 participant.kind == Participant.Kind.GUEST and participant.email == self.guest_email
             )
         return False
-
-    def participant_sql(self, column, quote):
-        """The SQL twin of :meth:`participant_q` for the poll's query
-        (:mod:`wagtail_messenger.hot`): a ``WHERE`` fragment and its parameters.
-        ``column(name)`` quotes a participant field's column, ``quote`` any name. A
-        user's team rows are found through their groups in the SQL itself rather than
-        from the cached :attr:`team_ids`: in a query narrowed to one thread that costs
-        the database nothing, and the request makes no cache round trip. (A team's row
-        has a group and no user, so it never overlaps the user's own rows.)"""
-        from django.contrib.auth import get_user_model
-
-        from .models import Participant
-
-        if self.user is not None:
-            groups = get_user_model()._meta.get_field("groups")
-            teams = (
-                f"SELECT {quote(groups.m2m_reverse_name())} FROM"  # noqa: S608
-                f" {quote(groups.m2m_db_table())} WHERE {quote(groups.m2m_column_name())} = %s"
-            )
-            sql = f"({column('user')} = %s OR {column('group')} IN ({teams}))"
-            return sql, [self.user.pk, self.user.pk]
-        if self.guest_email:
-            return f"{column('kind')} = %s AND {column('email')} = %s", [
-                Participant.Kind.GUEST.value,
-                self.guest_email,
-            ]
-        return "1 = 0", []

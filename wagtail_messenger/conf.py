@@ -43,6 +43,10 @@ DEFAULTS = {
     # this simple selector ("main", "#id", ".class", "tag.class"), after its content.
     # Pages without one get a floating button.
     "BUTTON_CONTAINER": "main",
+    # The cache that keeps rendered inbox rows and messages (wagtail_messenger.fragments),
+    # and for how long; 0 renders them on every page.
+    "FRAGMENT_CACHE": "default",
+    "FRAGMENT_CACHE_SECONDS": 24 * 3600,
     # Scheme and host of links in emails ("https://www.example.com"); None uses the
     # Wagtail Site's root URL.
     "BASE_URL": None,

@@ -4,13 +4,14 @@ moderator, recipient sees it with one unread and gets the email)."""
 
 import pytest
 from django.core import mail
+from django.db.models import F
 from django.test import override_settings
 from django.urls import reverse
 
 from wagtail_messenger import selectors
 from wagtail_messenger.actors import Actor
 from wagtail_messenger.exceptions import MessengerConfigurationError
-from wagtail_messenger.models import Message, MessengerSettings
+from wagtail_messenger.models import Message, MessengerSettings, Thread
 from wagtail_messenger.services import access, conversations
 from wagtail_messenger.services.parties import Party
 from wagtail_messenger.services.spam import BaseSpamFilter, ScoringSpamFilter, Verdict
@@ -221,49 +222,57 @@ def test_a_reply_held_then_released_in_an_existing_thread(start, buyer, seller, 
 
 
 def test_same_text_counts_the_senders_other_threads_only_and_ignores_case(
-    start, buyer, make_user, make_listing
+    start, buyer, make_user, make_listing, site
 ):
-    """hot.same_text_threads: other threads, same person (by account or guest address),
+    """The duplicate check: other threads, same person (by account or guest address),
     same text whatever its case, within the window."""
     from datetime import timedelta
 
-    from django.utils import timezone
+    from wagtail_messenger.services.settings import for_site
+    from wagtail_messenger.services.spam import ScoringSpamFilter
 
-    from wagtail_messenger import hot
-
+    check = ScoringSpamFilter(for_site(site)).same_text_elsewhere
     body = "Great item! Contact me for a quick deal."
     first = start(buyer, make_user("s0"), body=body, listing=make_listing("L0")).message
     start(buyer, make_user("s1"), body=body.upper(), listing=make_listing("L1"))
     start(make_user("other"), make_user("s2"), body=body, listing=make_listing("L2"))
     guest = Party.guest("Bot", "bot@example.net")
     start(guest, make_user("s3"), body=body, listing=make_listing("L3"))
-    since = timezone.now() - timedelta(hours=1)
-    assert hot.same_text_threads(first.sender, first.thread_id, body, since) == 1
-    assert hot.same_text_threads(first.sender, 0, body.lower(), since) == 2
+    elsewhere = Thread(pk=0)
+    assert check(first.sender, first.thread, body) == 1
+    assert check(first.sender, elsewhere, body.lower()) == 2
     bot = Message.objects.get(sender__email="bot@example.net").sender
-    assert hot.same_text_threads(bot, 0, body, since) == 1
-    assert hot.same_text_threads(first.sender, 0, body, timezone.now()) == 0
+    assert check(bot, elsewhere, body) == 1
+    Message.objects.update(created_at=F("created_at") - ScoringSpamFilter.DUPLICATE_WINDOW)
+    Message.objects.update(created_at=F("created_at") - timedelta(seconds=1))
+    assert check(first.sender, elsewhere, body) == 0  # older than the window
 
 
 @pytest.mark.django_db
-def test_same_text_check_finds_messages_through_the_text_index():
+def test_same_text_check_finds_messages_through_the_text_index(site):
     """The check must read the messages with that text, not the sender's whole history
     (50 ms for a seller with 20,000 threads before the index)."""
     from django.db import connection
-    from django.utils import timezone
 
-    from wagtail_messenger import hot
     from wagtail_messenger.models import Participant
+    from wagtail_messenger.services.settings import for_site
+    from wagtail_messenger.services.spam import ScoringSpamFilter
 
     sender = Participant(pk=1, user_id=1, kind="user")
     ran = []
-    with connection.execute_wrapper(lambda run, sql, *args: ran.append(sql) or run(sql, *args)):
-        hot.same_text_threads(sender, 0, "Hello", timezone.now())
-    params = ["Hello", connection.ops.adapt_datetimefield_value(timezone.now()), "Hello", 0, 1]
+
+    def record(run, sql, params, *args):
+        ran.append((sql, params))
+        return run(sql, params, *args)
+
+    check = ScoringSpamFilter(for_site(site)).same_text_elsewhere
+    with connection.execute_wrapper(record):
+        check(sender, Thread(pk=0), "Hello")
+    ((sql, params),) = ran
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table is read whole
         explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
-        cursor.execute(explain + ran[0], params)
+        cursor.execute(explain + sql, params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "wm_msg_text_head" in plan, plan

@@ -3,14 +3,14 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import hooks, hot
+from .. import hooks
 from ..conf import get_setting
 from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
-from ..models import Attachment, Block, ContactPreference, Message, Participant, Thread
+from ..models import Attachment, Ban, Block, ContactPreference, Message, Participant, Thread
 from . import access, notifications, spam
 from .settings import for_site
 
@@ -158,7 +158,28 @@ def deliver(message):
     Called by :func:`post_message` for ordinary messages and by moderation when a held
     message is released. Must run inside the writing transaction.
     """
-    hot.record_delivery(message, message.sender)
+    sender, now = message.sender, message.created_at
+    Thread.objects.filter(pk=message.thread_id).update(
+        last_message=message, last_message_at=now, message_count=F("message_count") + 1
+    )
+    # One UPDATE for every row the message reaches. People who block the sender are
+    # left exactly as they were: no unread count, no move out of the archive, no new
+    # place at the top of their inbox. The others come back from the archive, move to
+    # the top and count one more unread; writing in a thread means having read it, so
+    # the sender's own counter goes to zero.
+    is_sender = Q(pk=sender.pk)
+    blocking = Block.objects.filter(blocker_id=OuterRef("user_id"), **_block_target(sender))
+    Participant.objects.filter(thread_id=message.thread_id).live().filter(
+        is_sender | ~Exists(blocking)
+    ).update(
+        folder=Case(
+            When(folder=Participant.Folder.ARCHIVE, then=Value(Participant.Folder.INBOX)),
+            default=F("folder"),
+        ),
+        last_message_at=now,
+        unread_count=Case(When(is_sender, then=Value(0)), default=F("unread_count") + 1),
+        last_read_at=Case(When(is_sender, then=Value(now)), default=F("last_read_at")),
+    )
     thread = message.thread  # keep the caller's instance in step with the row
     thread.last_message, thread.last_message_at = message, message.created_at
     thread.message_count += 1
@@ -244,7 +265,12 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
 
 
 def _is_banned(participant):
-    return hot.is_banned(participant.user_id, participant.email)
+    ban = Q(pk__in=[])
+    if participant.user_id:
+        ban |= Q(user_id=participant.user_id)
+    if participant.email:
+        ban |= Q(email__iexact=participant.email)
+    return Ban.objects.filter(ban).exists()
 
 
 def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None, data=None):

@@ -4,7 +4,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from .. import hot
 from ..actors import Actor
 from ..exceptions import NotAllowed
 from ..models import Block, ContactPreference, Message, Participant
@@ -124,7 +123,7 @@ def set_preferences(user, **changes):
 
 def preferences_for(user):
     """The user's switches, unsaved defaults when they never changed them."""
-    return hot.contact_preference(user.pk) or ContactPreference(user=user)
+    return ContactPreference.objects.filter(user_id=user.pk).first() or ContactPreference(user=user)
 
 
 def is_blocked_by(blocker_user, participant):

@@ -26,11 +26,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .. import hot
 from ..conf import get_setting
 
 URL_RE = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
@@ -153,8 +153,22 @@ class ScoringSpamFilter(BaseSpamFilter):
         The messages are found by their text first (the ``wm_msg_text_head`` index), then
         kept if the same person sent them: the cost follows how often the text was sent,
         not how many messages the sender has (a seller with 20,000 threads)."""
+        from ..models import Message, Participant
+        from ..models.messages import TextHead
+
         since = timezone.now() - self.DUPLICATE_WINDOW
-        return hot.same_text_threads(sender, thread.pk, body, since)
+        if sender.user_id:
+            same_person = Q(user_id=sender.user_id)
+        else:
+            same_person = Q(kind=sender.kind, email=sender.email)
+        sent_by_them = Participant.objects.filter(same_person, pk=OuterRef("sender_id"))
+        return (
+            Message.objects.alias(head=TextHead(F("body")))
+            .filter(head=TextHead(Value(body)), created_at__gte=since, body__iexact=body)
+            .exclude(thread_id=thread.pk)
+            .filter(Exists(sent_by_them))
+            .aggregate(threads=Count("thread_id", distinct=True))["threads"]
+        )
 
     def is_bursting_new_guest(self, sender):
         now = timezone.now()

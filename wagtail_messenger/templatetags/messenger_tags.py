@@ -16,7 +16,7 @@ from django import template
 
 from .. import injection
 from ..actors import Actor
-from ..markup import message_text
+from ..display import message_text
 from ..services import listings
 from ..services.settings import for_site
 from ..views.account import badge

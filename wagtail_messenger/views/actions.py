@@ -230,7 +230,9 @@ def report_message(request, message_id):
         return login_required_response(request)
     if _visible_message(actor, message_id) is None:
         return not_found(request)
-    reason = request.POST.get("reason", "")
+    # The thread page's report boxes belong to its one shared form (which carries the
+    # CSRF token, so the cached message markup need not): each is named after its message.
+    reason = request.POST.get(f"reason-{message_id}") or request.POST.get("reason", "")
     try:
         participation.report_message(actor, message_id, reason)
     except MessengerError as error:

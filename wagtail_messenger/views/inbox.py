@@ -13,12 +13,12 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import markup, selectors
+from .. import fragments, selectors
 from ..actors import Actor
 from ..conf import get_setting
+from ..display import time_maker, url_maker
 from ..frontend import render
 from ..login import redirect_to_login
-from ..markup import time_maker, url_maker
 from ..models import Message, Participant
 from ..services import safety
 
@@ -84,26 +84,34 @@ def row_urls():
 
 
 def row_labels():
-    """What every row says, translated once for the page rather than once per row."""
+    """What rows say in their values, translated once for the page rather than once
+    per row (the words of the markup are in the template)."""
     return {
         "nobody": gettext("Nobody else"),
-        "blocked": gettext("Blocked"),
-        "muted": gettext("Muted"),
-        "muted_title": gettext("Notifications muted"),
-        "listing_removed": gettext("listing removed"),
-        "you": gettext("You:"),
-        "unblock": gettext("Unblock"),
-        "unread": gettext("unread"),
-        "unread_title": gettext("Unread messages"),
         "select": gettext("Select “%(title)s”"),
         "flag": gettext("Flag as important"),
         "unflag": gettext("Remove flag"),
     }
 
 
+#: What ``includes/inbox_row.html`` shows of a row: the key its rendered markup is
+#: cached under (``wagtail_messenger.fragments``). A template that prints more of the
+#: row adds the names here (``RowDisplay.FRAGMENT_FIELDS``).
+ROW_FRAGMENT_FIELDS = (
+    *("css", "thread_id", "url", "names", "avatar", "avatar_is_guest", "time_iso"),
+    *("time_label", "title", "listing_is_gone", "preview", "preview_note"),
+    *("preview_is_mine", "peer_blocked", "muted", "unblock_url", "unread_count"),
+    *("flagged", "flag_url", "flag_label", "select_label"),
+)
+
+
 class RowDisplay:
     """What every row of one page shares (addresses, labels, the time format), worked
-    out once; :meth:`decorate` then fills one row from data already loaded."""
+    out once; :meth:`decorate` then fills one row from data already loaded, and
+    :meth:`render` makes the rows' markup from ``includes/inbox_row.html``."""
+
+    TEMPLATE = "wagtail_messenger/includes/inbox_row.html"
+    FRAGMENT_FIELDS = ROW_FRAGMENT_FIELDS
 
     def __init__(self):
         self.urls = row_urls()
@@ -112,9 +120,7 @@ class RowDisplay:
         self.preview_length = get_setting("PREVIEW_LENGTH")
 
     def decorate(self, row):
-        """Set on ``row`` (a ``selectors.InboxRow``) what its markup shows, and the
-        markup itself as ``row.html`` (``markup.inbox_row``; a template that overrides
-        the ``inbox_row`` block prints the values instead): no queries here."""
+        """Set on ``row`` (a ``selectors.InboxRow``) what its markup shows: no queries."""
         row.url = self.urls["thread"](row.thread_id)
         row.flag_url = self.urls["unflag" if row.flagged else "flag"](row.thread_id)
         row.flag_label = self.labels["unflag" if row.flagged else "flag"]
@@ -124,6 +130,9 @@ class RowDisplay:
         row.names = ", ".join(str(p.display_name) for p in row.others) or self.labels["nobody"]
         row.avatar = row.other.initials if row.other is not None else "?"
         row.avatar_is_guest = row.other is None or row.other.is_guest
+        row.unblock_url = (
+            self.urls["unblock"](row.other.pk) if row.peer_blocked and row.other else ""
+        )
         row.time_iso, row.time_label = self.stamp(row.last_message_at)
         row.css = " ".join(
             name
@@ -136,8 +145,19 @@ class RowDisplay:
             if on
         )
         self.preview(row, row.last_message)
-        row.html = markup.inbox_row(row, self.labels, self.urls["unblock"])
         return row
+
+    def render(self, rows):
+        """Each row's markup as ``row.html``, from the fragment cache or the template."""
+        fields = self.FRAGMENT_FIELDS
+        markup = fragments.render_each(
+            self.TEMPLATE,
+            rows,
+            name="row",
+            key=lambda row: tuple(str(getattr(row, field)) for field in fields),
+        )
+        for row, html in zip(rows, markup, strict=True):
+            row.html = html
 
     def preview(self, row, message):
         # A message that did not reach this person (sent by someone they block) is not
@@ -189,6 +209,7 @@ def inbox(request):
     display = RowDisplay()
     for row in rows:
         display.decorate(row)
+    display.render(rows)
 
     def link(**extra):
         params = {"view": tab.key, "q": query, **extra}

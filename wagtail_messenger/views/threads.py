@@ -8,30 +8,19 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, Max, OuterRef
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .. import hot, selectors
+from .. import fragments, selectors
 from ..actors import Actor
 from ..conf import get_setting
+from ..display import message_text, time_maker, url_maker
 from ..exceptions import MessengerError, NotAllowed
 from ..forms import ReplyForm, new_key
 from ..frontend import render
 from ..login import redirect_to_login
-from ..markup import (
-    ACTIONS_TEMPLATE,
-    MESSAGE_TEMPLATE,
-    MessageMarkup,
-    message_text,
-    overridden,
-    thread_actions,
-    time_maker,
-    url_maker,
-)
 from ..models import Message, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
 from ..services.settings import for_site_id
@@ -60,15 +49,22 @@ def load_thread(request, thread_id):
 
 
 ACTION_FORM = "wm-action-form"
+MESSAGE_TEMPLATE = "wagtail_messenger/includes/message.html"
+#: What ``includes/message.html`` shows of a message: the key its rendered markup is
+#: cached under (``wagtail_messenger.fragments``). A template that prints more of the
+#: message adds the names here.
+MESSAGE_FRAGMENT_FIELDS = (
+    *("pk", "state", "moderation_reason", "body", "is_mine", "css", "time_iso"),
+    *("time_label", "sender_name", "sender_initials", "sender_is_guest", "file_shown"),
+)
 
 
-def prepare_messages(rows, participant, to_html):
+def prepare_messages(rows, participant):
     """Set on each message what its markup shows, without queries: ``is_mine``,
     ``file`` (the attachment or ``None``), the action addresses, ``css`` (the element's
     classes), ``time_iso`` and ``time_label``, ``text_html`` (the text as safe HTML,
-    ``messenger_text``), the sender's ``sender_name``, ``sender_initials`` and
-    ``sender_is_guest``, and the markup itself as ``html`` (``to_html``, a
-    ``markup.MessageMarkup``), which ``includes/message.html`` prints."""
+    ``messenger_text``) and the sender's ``sender_name``, ``sender_initials`` and
+    ``sender_is_guest``."""
     remove_url = url_maker("wagtail_messenger:remove_message")
     report_url = url_maker("wagtail_messenger:report_message")
     stamp = time_maker("DATETIME_FORMAT")
@@ -79,6 +75,8 @@ def prepare_messages(rows, participant, to_html):
             message.file = message.attachment
         except ObjectDoesNotExist:
             message.file = None
+        file = message.file
+        message.file_shown = file and (file.pk, file.name, file.size, file.is_expired)
         if message.is_mine:
             message.remove_url = remove_url(message.pk)
         else:
@@ -95,51 +93,36 @@ def prepare_messages(rows, participant, to_html):
         message.sender_initials = sender.initials
         message.sender_is_guest = sender.is_guest
         message.text_html = message_text(message.body)
-        message.html = to_html(message)
     return rows
 
 
-def message_labels():
-    """The per-message action labels, translated once for the whole page."""
-    return {
-        "remove": _("Remove"),
-        "report": _("Report"),
-        "report_reason": _("What is wrong with this message?"),
-        "report_send": _("Report to moderators"),
-        "removed": _("message removed"),
-        "hidden": _("hidden by moderators"),
-    }
-
-
-def message_context(request, thread, participant, conf, next_url):
-    """The context every rendering of ``includes/message.html`` shares, and
-    ``to_html``, the markup maker for :func:`prepare_messages`."""
-    shared = {
-        "labels": message_labels(),
-        "participant": participant,
+def message_markup(rows, participant, conf):
+    """The markup of prepared messages (:func:`prepare_messages`), one per message, from
+    ``includes/message.html`` through the fragment cache. What the page shares goes in
+    the context (and so in the cache key): whether the reader can act, whether authors
+    may remove their messages, the shared form's id."""
+    context = {
+        "can_act": participant is not None,
         "remove_allowed": conf.users_may_remove_messages,
         "action_form": ACTION_FORM,
-        "next_url": next_url,
     }
-    return {**shared, "thread": thread, "to_html": MessageMarkup(request, **shared)}
+    fields = MESSAGE_FRAGMENT_FIELDS
+    return fragments.render_each(
+        MESSAGE_TEMPLATE,
+        rows,
+        name="message",
+        context=context,
+        key=lambda message: tuple(str(getattr(message, field)) for field in fields),
+    )
 
 
-def render_messages(request, thread, participant, rows, conf=None):
+def render_messages(thread, participant, rows, conf=None):
     """``[{"id", "html"}]`` for the JSON answers; the action buttons post the page's
     shared form and come back to the thread page."""
     conf = conf or for_site_id(thread.site_id)
-    shared = message_context(request, thread, participant, conf, thread.get_absolute_url())
-    return [
-        {
-            "id": message.pk,
-            "html": render_to_string(
-                MESSAGE_TEMPLATE,
-                {**shared, "message": message},
-                request=request,
-            ),
-        }
-        for message in prepare_messages(rows, participant, shared["to_html"])
-    ]
+    prepare_messages(rows, participant)
+    markup = message_markup(rows, participant, conf)
+    return [{"id": m.pk, "html": html} for m, html in zip(rows, markup, strict=True)]
 
 
 def listing_link(request, thread):
@@ -180,24 +163,13 @@ def thread_view(request, thread_id):
     if participant is not None and participant.unread_count and before is None:
         participation.mark_read(actor, thread.pk)
     title, url = listing_link(request, thread)
-    shared = message_context(request, thread, participant, conf, request.get_full_path())
-    prepare_messages(page.messages, participant, shared["to_html"])
+    prepare_messages(page.messages, participant)
     context = {
-        **shared,
-        # The built-in markup, joined here; a project that replaces the message
-        # template gets it rendered once per message instead.
-        "messages_html": None
-        if overridden(MESSAGE_TEMPLATE)
-        else mark_safe("".join(m.html for m in page.messages)),  # noqa: S308 -- see markup
-        "actions_html": None
-        if overridden(ACTIONS_TEMPLATE)
-        else thread_actions(
-            request,
-            thread=thread,
-            participant=participant,
-            others=people.others,
-            action_form=ACTION_FORM,
-        ),
+        "thread": thread,
+        "participant": participant,
+        "action_form": ACTION_FORM,
+        "next_url": request.get_full_path(),
+        "messages_html": message_markup(page.messages, participant, conf),
         "others": people.others,
         "page": page,
         "before": before,
@@ -248,7 +220,7 @@ def post_reply(request, actor, thread, participant, conf, form):
         return JsonResponse(
             {
                 "ok": True,
-                "messages": render_messages(request, thread, participant, [message], conf),
+                "messages": render_messages(thread, participant, [message], conf),
                 "key": new_key(),
             }
         )
@@ -262,7 +234,7 @@ def poll_state(actor, thread_id, after):
         thread_id = int(thread_id)
     except (TypeError, ValueError):
         return None
-    found = hot.poll_state(actor, thread_id, after)
+    found = selectors.poll_state(actor, thread_id, after)
     if found is None and actor.is_moderator:
         newer = Message.objects.filter(thread_id=OuterRef("pk"), pk__gt=after)
         found = (
@@ -299,7 +271,7 @@ def poll(request, thread_id):
         participation.mark_read(actor, thread.pk)
     return JsonResponse(
         {
-            "messages": render_messages(request, thread, participant, rows),
+            "messages": render_messages(thread, participant, rows),
             "cursor": max(cursor or 0, after),
         }
     )
@@ -315,7 +287,7 @@ def older(request, thread_id):
     page = selectors.message_page(actor, thread, people=people, before_id=before)
     return JsonResponse(
         {
-            "messages": render_messages(request, thread, participant, page.messages),
+            "messages": render_messages(thread, participant, page.messages),
             "has_older": page.has_older,
             "oldest_id": page.oldest_id,
         }

@@ -1,0 +1,82 @@
+"""The thread page's reads: a page of messages as the reader sees them, the messages
+after the poll's cursor, and the poll's cheap "anything new?"."""
+
+from dataclasses import dataclass
+
+from django.db.models import Exists
+
+from ..conf import get_setting
+from ..models import Message, Participant
+from ..services import access
+
+#: What a page of messages never shows (left unread: the spam details are the largest).
+UNSHOWN_FIELDS = (
+    *("data", "moderated_at", "moderated_by", "spam_score", "spam_reasons"),
+    *("contains_contact_details", "idempotency_key"),
+)
+
+
+@dataclass
+class MessagePage:
+    messages: list
+    has_older: bool
+    oldest_id: int | None
+    newest_id: int | None
+
+
+def message_page(actor, thread, *, people=None, before_id=None, limit=None):
+    """The latest ``limit`` messages of the thread (or those before ``before_id``), in
+    reading order, as ``actor`` sees them, with senders and attachments: one query.
+    ``people``: the thread's :class:`access.People` for ``actor`` when the caller has
+    them (the senders come from there; otherwise they are read)."""
+    limit = limit or get_setting("MESSAGES_PER_PAGE")
+    if people is None:
+        people = access.people_of(actor, thread)
+    me = people.me
+    if me is None and not actor.is_moderator:
+        return MessagePage(messages=[], has_older=False, oldest_id=None, newest_id=None)
+    senders = {p.pk: p for p in (people.others if me is None else [me, *people.others])}
+    # A moderator taking no part sees everything; a participant what reached them and
+    # their own held messages, not what people they block sent since the block.
+    messages = Message.objects.filter(thread_id=thread.pk)
+    if me is not None:
+        messages = Message.objects.seen_by(me, people.blocked)
+    if before_id is not None:
+        messages = messages.filter(pk__lt=before_id)
+    rows = list(
+        messages.select_related("attachment").defer(*UNSHOWN_FIELDS).order_by("-pk")[: limit + 1]
+    )
+    sender = Message._meta.get_field("sender")
+    for message in rows:
+        if message.sender_id in senders:  # always, unless a row was added meanwhile
+            sender.set_cached_value(message, senders[message.sender_id])
+    has_older = len(rows) > limit
+    rows = rows[:limit][::-1]
+    return MessagePage(
+        messages=rows,
+        has_older=has_older,
+        oldest_id=rows[0].pk if rows else None,
+        newest_id=rows[-1].pk if rows else None,
+    )
+
+
+def messages_after(actor, thread, after_id, *, participant=None, blocked=None, limit=200):
+    """New messages since the poll cursor ``after_id`` (the JSON endpoint). ``blocked``:
+    see :func:`access.visible_messages`."""
+    qs = access.visible_messages(actor, thread, participant=participant, blocked=blocked)
+    qs = qs.filter(pk__gt=after_id)
+    return list(qs.select_related("sender", "attachment").order_by("pk")[:limit])
+
+
+def poll_state(actor, thread_id, after_id):
+    """For the poll: ``None`` when ``actor`` takes no part in the thread (or left it),
+    else whether a message newer than ``after_id`` exists. One indexed query; a user's
+    team rows are found through their groups inside it, so it asks no cache."""
+    newer = Message.objects.filter(thread_id=thread_id, pk__gt=after_id)
+    return (
+        Participant.objects.filter(actor.participant_q(teams_in_query=True), thread_id=thread_id)
+        .live()
+        .annotate(newer=Exists(newer))
+        .values_list("newer", flat=True)
+        .first()
+    )
