@@ -14,6 +14,10 @@ if "DATABASE_URL" not in os.environ:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 
+# A read replica for tests/test_read_replica.py: a mirror of "default" (the same
+# database through another connection); used only where a test routes reads to it.
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

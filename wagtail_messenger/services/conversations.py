@@ -93,8 +93,7 @@ def start_thread(
             thread = _open_thread_between(sender, recipient, listing) if joinable else None
             new_thread = thread is None
             if new_thread:
-                thread = _create_thread(site, listing, subject, origin, sender, recipient)
-                author = thread.participants.get(is_initiator=True)
+                thread, author = _create_thread(site, listing, subject, origin, sender, recipient)
             else:
                 author = thread.participants.live().get(**sender.participant_filter())
             message = _save_message(
@@ -249,8 +248,9 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
         recipient.user is not None
         and Block.objects.filter(blocker=recipient.user, **_block_target(sender)).exists()
     )
+    rows = []
     for party, initiator in ((sender, True), (recipient, False)):
-        Participant.objects.create(
+        row = Participant.objects.create(
             peer_blocked=not initiator and recipient_blocks_sender,
             thread=thread,
             kind=party.kind,
@@ -261,7 +261,8 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
             is_initiator=initiator,
             last_message_at=now,
         )
-    return thread
+        rows.append(row)
+    return thread, rows[0]
 
 
 def _is_banned(participant):
