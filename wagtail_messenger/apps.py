@@ -9,4 +9,5 @@ class WagtailMessengerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, signal_handlers  # noqa: F401  (registers checks and handlers)
+        # Checks, signal handlers, and the tasks the services enqueue by name (queue.py).
+        from . import checks, signal_handlers, tasks  # noqa: F401

@@ -1,91 +1,85 @@
-"""Background tasks: thin, taking ids, calling the services. Enqueued on commit."""
+"""Background tasks: thin, taking ids, calling the services. The services enqueue them
+by name after commit (``wagtail_messenger.queue``); this module registers them there."""
 
 from django_tasks import task
 
+from .queue import register
+from .services import guests, invitations, mailer, maintenance
 
+
+@register
 @task()
 def notify_recipients(message_id):
     """Email the recipients of a delivered message (idempotent: a retry sends once), and
     enqueue ``send_invitations`` when the thread has recipients without an account.
     Raises ``mailer.DeliveryFailed`` when the mail server refused: the emails are kept
     and ``send_pending_notifications`` retries them."""
-    from .services import invitations, mailer
-
     invitations.message_delivered(message_id)
     return mailer.send_message_notifications(message_id)
 
 
+@register
 @task()
 def notify_moderators(event, message_id):
     """Alert opted-in moderators that a message was ``"held"`` or ``"reported"``."""
-    from .services import mailer
-
     return mailer.send_moderator_alert(event, message_id)
 
 
+@register
 @task()
 def send_pending_notifications():
     """Retry notification emails the mail server refused (run it every few minutes, or
     the ``messenger_send_pending_notifications`` command from cron)."""
-    from .services import mailer
-
     return mailer.send_pending()
 
 
+@register
 @task()
 def send_guest_link(email, thread_id=None, site_id=None):
     """Email a guest a fresh private link (to ``thread_id``, else their latest thread)."""
-    from .services import guests
-
     guests.send_link_email(email, thread_id, site_id)
 
 
+@register
 @task()
 def send_invitations(message_id):
     """Invite the recipients without an account of the message's thread to read it."""
-    from .services import invitations
-
     invitations.send_invitations(message_id)
 
 
 # -- maintenance (enqueue from a scheduler; each job reads its period per site) ---------
 
 
+@register
 @task()
 def purge_inactive_threads(site_id=None):
     """Delete threads inactive for ``purge_inactive_threads_days``. Returns the totals."""
-    from .services import maintenance
-
     return maintenance.purge_inactive_threads(site=site_id).as_dict()
 
 
+@register
 @task()
 def purge_attachments(site_id=None):
     """Delete attachment files older than ``purge_attachments_days``."""
-    from .services import maintenance
-
     return maintenance.purge_attachments(site=site_id).as_dict()
 
 
+@register
 @task()
 def empty_trash(site_id=None):
     """Empty trash older than ``empty_trash_days``."""
-    from .services import maintenance
-
     return maintenance.empty_trash(site=site_id).as_dict()
 
 
+@register
 @task()
 def auto_archive(site_id=None):
     """Archive threads idle for ``auto_archive_days``."""
-    from .services import maintenance
-
     return maintenance.auto_archive(site=site_id).as_dict()
 
 
+@register
 @task()
 def run_maintenance(site_id=None):
     """All four maintenance jobs; returns ``{job: totals}``."""
-    from .services import maintenance
-
     return {name: result.as_dict() for name, result in maintenance.run_all(site=site_id).items()}

@@ -182,7 +182,7 @@ def deliver(message):
     thread = message.thread  # keep the caller's instance in step with the row
     thread.last_message, thread.last_message_at = message, message.created_at
     thread.message_count += 1
-    transaction.on_commit(lambda: notifications.message_delivered(message))
+    notifications.message_delivered(message)  # enqueued when the transaction commits
     transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
 
 
@@ -299,5 +299,5 @@ def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None
         deliver(message)
     else:
         Participant.objects.filter(pk=sender.pk).update(last_read_at=message.created_at)
-        transaction.on_commit(lambda: notifications.message_held(message))
+        notifications.message_held(message)  # enqueued when the transaction commits
     return message

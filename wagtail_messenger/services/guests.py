@@ -5,6 +5,7 @@ email in the session and redirects)."""
 from django.urls import reverse
 from django.utils import timezone
 
+from .. import queue
 from ..actors import normalise_email
 from ..conf import get_setting
 from ..emails import absolute_url
@@ -40,14 +41,10 @@ def send_link_on_commit(email, *, thread=None, site=None):
     """Email ``email`` a fresh private link (to ``thread``, or to their conversations)
     once the current transaction commits. The raw token is made inside the task, so it
     never sits in a task queue."""
-    from django.db import transaction
-
-    from ..tasks import send_guest_link
-
     email = normalise_email(email)
-    thread_id = getattr(thread, "pk", None)
-    site_id = getattr(site, "pk", None)
-    transaction.on_commit(lambda: send_guest_link.enqueue(email, thread_id, site_id))
+    queue.after_commit(
+        "send_guest_link", email, getattr(thread, "pk", None), getattr(site, "pk", None)
+    )
 
 
 def guest_threads(email):

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import emails
+from .. import emails, queue
 from ..actors import normalise_email
 from ..conf import get_setting
 from ..models import AccessToken, Block, Message, Participant
@@ -64,9 +64,7 @@ def message_delivered(message_id):
         thread__messages=message_id, kind=Participant.Kind.INVITEE
     ).exists()
     if has_invitees:
-        from ..tasks import send_invitations as task
-
-        task.enqueue(message_id)
+        queue.after_commit("send_invitations", message_id)
 
 
 def send_invitations(message_id):

