@@ -34,14 +34,14 @@ def test_every_task_is_enqueueable_by_name():
 
 @pytest.mark.django_db(transaction=True)
 def test_tasks_are_enqueued_when_the_transaction_commits(monkeypatch):
+    from types import SimpleNamespace
+
     ran = []
-    monkeypatch.setattr(tasks.send_pending_notifications, "enqueue", lambda: ran.append(1))
-    monkeypatch.setitem(
-        queue._tasks, "send_pending_notifications", tasks.send_pending_notifications
-    )
+    probe = SimpleNamespace(enqueue=lambda *args: ran.append(args))
+    monkeypatch.setitem(queue._tasks, "probe", probe)
     with transaction.atomic():
-        queue.after_commit("send_pending_notifications")
+        queue.after_commit("probe", 7, "x")
         assert ran == []
-    assert ran == [1]
+    assert ran == [(7, "x")]
     with pytest.raises(KeyError):
         queue.after_commit("no_such_task")
