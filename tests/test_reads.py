@@ -380,3 +380,19 @@ def test_site_wide_bans_match_the_account_or_the_address_without_case(make_user)
     assert banned(dave.pk, "gus@example.net")  # an account using a banned address
     assert not banned(dave.pk, "dave@example.com")
     assert not banned(None, "")
+
+
+def test_bans_are_read_from_the_cache_and_a_new_or_lifted_ban_counts_at_once(
+    make_user, django_assert_num_queries
+):
+    from wagtail_messenger.models import Ban
+    from wagtail_messenger.services import bans
+
+    erin = make_user("erin")
+    assert not bans.is_banned(erin.pk, "erin@example.com")  # reads and caches the list
+    with django_assert_num_queries(0):
+        assert not bans.is_banned(erin.pk, "erin@example.com")
+    ban = Ban.objects.create(email="ERIN@example.com")
+    assert bans.is_banned(None, "erin@example.com")
+    ban.delete()
+    assert not bans.is_banned(None, "erin@example.com")

@@ -72,25 +72,19 @@ class Actor:
     def is_guest(self):
         return self.user is None and bool(self.guest_email)
 
-    def participant_q(self, prefix="", *, teams_in_query=False):
+    def participant_q(self, prefix=""):
         """A ``Q`` matching the participant rows that stand for this actor.
 
-        A user is a participant directly or through a group (a team inbox); a guest is
-        matched by the email address their private link proved. A user's teams come
-        from the cached :attr:`team_ids`, which lets the database read the user's rows
-        and each team's as index ranges; with ``teams_in_query`` they are looked up in
-        the query instead (a subquery on the user's groups), which costs nothing in a
-        query narrowed to one thread and saves the cache round trip (the poll). A team's
-        row has a group and no user, so it never overlaps the user's own rows.
+        A user is a participant directly or through a group (a team inbox, from the
+        cached :attr:`team_ids`, which lets the database read the user's rows and each
+        team's as index ranges); a guest is matched by the email address their private
+        link proved.
         """
         from .models import Participant
 
         if self.user is not None:
             mine = Q(**{f"{prefix}user_id": self.user.pk})
-            if teams_in_query:
-                groups = self.user.groups.through.objects.filter(user_id=self.user.pk)
-                mine |= Q(**{f"{prefix}group_id__in": groups.values("group_id")})
-            elif self.team_ids:
+            if self.team_ids:
                 mine |= Q(**{f"{prefix}group_id__in": self.team_ids})
             return mine
         if self.guest_email:

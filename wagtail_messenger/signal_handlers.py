@@ -61,3 +61,15 @@ def team_membership_changed(sender, **kwargs):
 def team_received_a_thread(sender, instance, created, **kwargs):
     if created and instance.group_id is not None:
         teams.invalidate()
+
+
+@receiver(post_save, sender="wagtail_messenger.Ban")
+@receiver(post_delete, sender="wagtail_messenger.Ban")
+def bans_changed(sender, instance, **kwargs):
+    """A moderator banned someone or lifted a ban: the cached ban list is stale."""
+    from django.db import transaction
+
+    from .services import bans
+
+    bans.forget()
+    transaction.on_commit(bans.forget)

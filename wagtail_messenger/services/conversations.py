@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from .. import hooks
 from ..conf import get_setting
 from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
-from ..models import Attachment, Ban, Block, ContactPreference, Message, Participant, Thread
-from . import access, notifications, spam
+from ..models import Attachment, Block, ContactPreference, Message, Participant, Thread
+from . import access, bans, notifications, spam
 from .settings import for_site
 
 
@@ -168,8 +168,10 @@ def deliver(message):
     # the sender's own counter goes to zero.
     is_sender = Q(pk=sender.pk)
     blocking = Block.objects.filter(blocker_id=OuterRef("user_id"), **_block_target(sender))
-    Participant.objects.filter(thread_id=message.thread_id).live().filter(
-        is_sender | ~Exists(blocking)
+    Participant.objects.filter(
+        is_sender | ~Exists(blocking),
+        ~Q(folder=Participant.Folder.DELETED),
+        thread_id=message.thread_id,
     ).update(
         folder=Case(
             When(folder=Participant.Folder.ARCHIVE, then=Value(Participant.Folder.INBOX)),
@@ -266,12 +268,7 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
 
 
 def _is_banned(participant):
-    ban = Q(pk__in=[])
-    if participant.user_id:
-        ban |= Q(user_id=participant.user_id)
-    if participant.email:
-        ban |= Q(email__iexact=participant.email)
-    return Ban.objects.filter(ban).exists()
+    return bans.is_banned(participant.user_id, participant.email)
 
 
 def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None, data=None):
