@@ -28,9 +28,6 @@ from wagtail.permission_policies.base import BasePermissionPolicy
 from .models import Ban, Message, Thread
 from .services import moderation
 from .views.moderation import (
-    BanDeleteView,
-    BanIndexView,
-    QueueIndexView,
     ThreadActionView,
     ThreadDeleteView,
     ThreadFilterSet,
@@ -39,6 +36,7 @@ from .views.moderation import (
     attention,
     people,
 )
+from .views.moderation_queue import BanDeleteView, BanIndexView, QueueIndexView
 
 try:  # Wagtail 8: policies live in a registry; 7.4 takes them from the viewset.
     from wagtail.permissions import register_permission_policy

@@ -1,0 +1,102 @@
+"""The moderation panel's review queue (held and reported messages) and its list of
+site-wide blocks (wired by :mod:`wagtail_messenger.viewsets`); the threads' views are
+in :mod:`.moderation`. Every write goes through
+:mod:`wagtail_messenger.services.moderation`, which checks the permission again.
+"""
+
+from django.db.models import Prefetch
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from wagtail.admin.ui.tables import Column, DateColumn
+from wagtail.admin.views import generic
+
+from ..models import Ban, Message, Report
+from ..services import moderation
+
+# -- the review queue --------------------------------------------------------------------
+
+
+def why_waiting(message):
+    reasons = []
+    if message.state == Message.State.HELD and message.moderated_at is None:
+        reasons.append(
+            _("held (score %(score)s): %(why)s")
+            % {
+                "score": f"{message.spam_score or 0:g}",
+                "why": ", ".join(message.spam_reasons or []) or "-",
+            }
+        )
+    reports = getattr(message, "open_reports", [])
+    if reports:
+        text = ngettext("%(count)d report", "%(count)d reports", len(reports)) % {
+            "count": len(reports)
+        }
+        details = "; ".join(r.reason for r in reports if r.reason)
+        reasons.append(f"{text}: {details}" if details else text)
+    return " / ".join(str(r) for r in reasons)
+
+
+class QueueIndexView(generic.IndexView):
+    any_permission_required = ["view"]
+    page_title = _("Review queue")
+    thread_inspect_url_name = None
+    default_ordering = "created_at"
+
+    def get_base_queryset(self):
+        open_reports = Report.objects.filter(status=Report.Status.OPEN).order_by("pk")
+        return (
+            moderation.waiting_messages()
+            .select_related("thread", "sender")
+            .prefetch_related(Prefetch("reports", queryset=open_reports, to_attr="open_reports"))
+        )
+
+    @cached_property
+    def columns(self):
+        from wagtail.admin.ui.tables import TitleColumn
+
+        def url(message):
+            base = reverse(self.thread_inspect_url_name, args=[message.thread_id])
+            return f"{base}#message-{message.pk}"
+
+        return [
+            TitleColumn(
+                "body",
+                label=_("Message"),
+                accessor=lambda m: m.body[:120],
+                get_url=url,
+            ),
+            Column("thread", label=_("Conversation"), accessor="thread"),
+            Column("sender", label=_("From"), accessor=lambda m: m.sender.display_name),
+            Column("why", label=_("Why"), accessor=why_waiting),
+            DateColumn("created_at", label=_("Sent"), sort_key="created_at"),
+        ]
+
+    def get_page_title(self):
+        return self.page_title
+
+
+# -- site-wide blocks --------------------------------------------------------------------
+
+
+class BanIndexView(generic.IndexView):
+    any_permission_required = ["view"]
+    default_ordering = "-created_at"
+
+    def get_base_queryset(self):
+        return Ban.objects.select_related("user", "created_by")
+
+
+class BanDeleteView(generic.DeleteView):
+    page_title = _("Lift the site-wide block")
+    success_message = _("The block on '%(object)s' was lifted.")
+
+    @property
+    def confirmation_message(self):
+        return _("Lift the site-wide block on %(who)s? What they send will be delivered again.") % {
+            "who": self.object
+        }
+
+    def delete_action(self):
+        moderation.unban(self.request.user, self.object.pk)
