@@ -39,7 +39,7 @@ from ..models import (
     Notification,
     Participant,
 )
-from . import guests, notifications
+from . import guests, locks, notifications
 from .settings import for_site
 
 logger = logging.getLogger(__name__)
@@ -187,12 +187,11 @@ def _send_rows(ids):
 
 def _send_one(pk, outcome):
     with transaction.atomic():
-        # Locked: a second worker skips the row instead of sending it again.
-        row = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, sent_at__isnull=True)
-            .first()
-        )
+        # Locked: a second worker skips the row instead of sending it again (where the
+        # database cannot skip, it waits, then finds the row sent).
+        row = locks.locked(
+            Notification.objects.filter(pk=pk, sent_at__isnull=True), skip_locked=True
+        ).first()
         if row is None:
             return
         participant = Participant.objects.select_related("user", "group").get(pk=row.participant_id)
