@@ -25,6 +25,7 @@ def test_wheel_holds_templates_static_files_and_migrations(built_wheel):
         "wagtail_messenger/static/wagtail_messenger/injected.css",
         "wagtail_messenger/static/wagtail_messenger/thread.js",
         "wagtail_messenger/migrations/0003_messengersettings_show_unread_badge.py",
+        "wagtail_messenger/migrations/0004_portable_unique_constraints.py",
     ]:
         assert name in names, name
     assert not [name for name in names if name.startswith(("tests/", "sandbox/"))]

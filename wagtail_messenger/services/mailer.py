@@ -150,17 +150,11 @@ def _addresses(row, message):
         )
     )
     blocking = set(
-        Block.objects.filter(blocker_id__in=ids, **_block_target(message.sender)).values_list(
-            "blocker_id", flat=True
-        )
+        Block.objects.filter(blocker_id__in=ids)
+        .against(message.sender)
+        .values_list("blocker_id", flat=True)
     )
     return [u.email for u in users if u.pk not in opted_out | blocking]
-
-
-def _block_target(sender):
-    if sender.user_id is not None:
-        return {"blocked_user_id": sender.user_id}
-    return {"blocked_email": sender.email or "-"}
 
 
 # -- sending ------------------------------------------------------------------------------
