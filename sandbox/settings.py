@@ -73,11 +73,22 @@ WSGI_APPLICATION = None
 
 
 def database_from_env():
+    """SQLite, or the database ``DATABASE_URL`` names: ``postgres://…`` or, for MySQL and
+    MariaDB (with the ``[mysql]`` extra), ``mysql://root@127.0.0.1:3306/messenger``."""
     url = os.environ.get("DATABASE_URL")
     if url:
         import dj_database_url
 
-        return dj_database_url.parse(url, conn_max_age=60)
+        database = dj_database_url.parse(url, conn_max_age=60)
+        if database["ENGINE"] == "django.db.backends.mysql":
+            # Four-byte UTF-8 (emoji in messages), for the connection and for the test
+            # database pytest-django creates (``test_<name>``) whatever the server's
+            # default character set is. The collation stays the server's default for
+            # that set, the connection's too: a test database in another one fails on
+            # comparisons of a column with a cast (Wagtail's migrations make some).
+            database.setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
+            database["TEST"] = {"CHARSET": "utf8mb4"}
+        return database
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 
 

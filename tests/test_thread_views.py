@@ -59,9 +59,11 @@ class TestThreadPage:
             assert 'href="/listings/road-bike/"' in client.get(url).content.decode()
 
         def listing_reads(queries):
-            threads = [q["sql"] for q in queries if 'FROM "wagtail_messenger_thread"' in q["sql"]]
-            joined = [sql for sql in threads if 'JOIN "wagtailcore_page"' in sql]
-            alone = [q for q in queries if 'FROM "wagtailcore_page"' in q["sql"]]
+            thread_table = connection.ops.quote_name("wagtail_messenger_thread")
+            page_table = connection.ops.quote_name("wagtailcore_page")
+            threads = [q["sql"] for q in queries if f"FROM {thread_table}" in q["sql"]]
+            joined = [sql for sql in threads if f"JOIN {page_table}" in sql]
+            alone = [q for q in queries if f"FROM {page_table}" in q["sql"]]
             return len(joined), len(alone)
 
         assert listing_reads(page) == (0, 1)

@@ -258,6 +258,10 @@ def test_same_text_check_finds_messages_through_the_text_index(site):
     from wagtail_messenger.services.settings import for_site
     from wagtail_messenger.services.spam import ScoringSpamFilter
 
+    if not connection.features.supports_expression_indexes:
+        # MySQL and MariaDB leave the expression index out (models.W043): the check
+        # reads the last day's messages there (docs/performance.md, "Not done").
+        pytest.skip(f"{connection.display_name} has no indexes on expressions")
     sender = Participant(pk=1, user_id=1, kind="user")
     ran = []
 

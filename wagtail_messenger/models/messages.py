@@ -92,9 +92,13 @@ class Message(models.Model):
     spam_score = models.FloatField(_("spam score"), null=True, blank=True)
     spam_reasons = models.JSONField(_("spam reasons"), default=list, blank=True)
     contains_contact_details = models.BooleanField(_("contains contact details"), default=False)
+    # NULL when a message came without a key: NULLs are distinct from each other on
+    # every database, so the plain unique constraint below needs no condition (MySQL
+    # and MariaDB have no partial indexes: a condition would leave it unenforced).
     idempotency_key = models.CharField(
         _("idempotency key"),
         max_length=64,
+        null=True,
         blank=True,
         help_text=_("Sent with the form so a double submit posts once."),
     )
@@ -114,11 +118,7 @@ class Message(models.Model):
             models.Index(TextHead("body"), "created_at", name="wm_msg_text_head"),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["idempotency_key"],
-                condition=~Q(idempotency_key=""),
-                name="wm_msg_idempotent_submit",
-            ),
+            models.UniqueConstraint(fields=["idempotency_key"], name="wm_msg_idempotent_submit"),
         ]
 
     def __str__(self):

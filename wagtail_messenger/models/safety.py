@@ -4,6 +4,20 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+class BlockQuerySet(models.QuerySet):
+    def against(self, person):
+        """The blocks of ``person`` (a participant or a party): by account, else by
+        their address; none for somebody with neither (NULL matches nothing)."""
+        user_id = getattr(person, "user_id", None)
+        if user_id is None and getattr(person, "user", None) is not None:
+            user_id = person.user.pk
+        if user_id is not None:
+            return self.filter(blocked_user_id=user_id)
+        if person.email:
+            return self.filter(blocked_email=person.email)
+        return self.none()
+
+
 class Block(models.Model):
     """``blocker`` no longer receives what the blocked person sends (they are not told)."""
 
@@ -12,6 +26,7 @@ class Block(models.Model):
         verbose_name=_("blocked by"),
         on_delete=models.CASCADE,
         related_name="messenger_blocks",
+        db_index=False,  # wm_block_user_once and wm_block_email_once (blocker, …) serve it
     )
     blocked_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -21,27 +36,30 @@ class Block(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
+    # NULL for a block of an account (as ``blocked_user`` is for a guest's): NULLs are
+    # distinct on every database, so the unique constraints below need no condition.
     blocked_email = models.EmailField(
-        _("blocked guest email"), blank=True, help_text=_("For guests, who have no account.")
+        _("blocked guest email"),
+        null=True,
+        blank=True,
+        help_text=_("For guests, who have no account."),
     )
     created_at = models.DateTimeField(_("blocked"), auto_now_add=True)
+
+    objects = BlockQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("block")
         verbose_name_plural = _("blocks")
         constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked_user"], name="wm_block_user_once"),
             models.UniqueConstraint(
-                fields=["blocker", "blocked_user"],
-                condition=Q(blocked_user__isnull=False),
-                name="wm_block_user_once",
+                fields=["blocker", "blocked_email"], name="wm_block_email_once"
             ),
-            models.UniqueConstraint(
-                fields=["blocker", "blocked_email"],
-                condition=~Q(blocked_email=""),
-                name="wm_block_email_once",
-            ),
+            # An account or an address (never the empty one, which is no address).
             models.CheckConstraint(
-                condition=Q(blocked_user__isnull=False) | ~Q(blocked_email=""),
+                condition=Q(blocked_user__isnull=False)
+                | (Q(blocked_email__isnull=False) & ~Q(blocked_email="")),
                 name="wm_block_has_target",
             ),
         ]

@@ -190,7 +190,11 @@ class Participant(PersonDisplay, models.Model):
         DELETED = "deleted", _("Deleted")
 
     thread = models.ForeignKey(
-        Thread, verbose_name=_("thread"), on_delete=models.CASCADE, related_name="participants"
+        Thread,
+        verbose_name=_("thread"),
+        on_delete=models.CASCADE,
+        related_name="participants",
+        db_index=False,  # wm_part_one_row_per_user (thread, user) serves it
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     user = models.ForeignKey(
@@ -267,11 +271,10 @@ class Participant(PersonDisplay, models.Model):
             models.Index(fields=["folder", "trashed_at"], name="wm_part_trash_age"),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["thread", "user"],
-                condition=Q(user__isnull=False),
-                name="wm_part_one_row_per_user",
-            ),
+            # Guests, teams and invitees have no user: NULLs are distinct on every
+            # database, so they are not limited, and no condition is needed (MySQL and
+            # MariaDB would not enforce one).
+            models.UniqueConstraint(fields=["thread", "user"], name="wm_part_one_row_per_user"),
         ]
 
     def __str__(self):

@@ -72,7 +72,7 @@ def blocks_q_for(user_id):
     blocks = Block.objects.filter(blocker_id=user_id)
     return Q(user_id__in=blocks.filter(blocked_user__isnull=False).values("blocked_user_id")) | Q(
         kind=Participant.Kind.GUEST,
-        email__in=blocks.exclude(blocked_email="").values("blocked_email"),
+        email__in=blocks.filter(blocked_email__isnull=False).values("blocked_email"),
     )
 
 

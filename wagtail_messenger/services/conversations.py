@@ -49,7 +49,7 @@ def start_thread(
     listing=None,
     subject="",
     origin=None,
-    idempotency_key="",
+    idempotency_key=None,
     upload=None,
     data=None,
     conf=None,
@@ -62,7 +62,11 @@ def start_thread(
     Only a proven sender joins an existing thread: a user, or a guest whose email a
     private link proved (the caller says so with ``sender_proven=True``). A guest who
     merely typed an address starts a new thread, so nobody can slip a message into
-    another person's conversation by typing their email."""
+    another person's conversation by typing their email.
+
+    ``idempotency_key`` is the form's key; a second submit with it returns the first
+    one's message (``created=False``). No key ("" or ``None``) is stored as NULL."""
+    idempotency_key = idempotency_key or None
     if sender_proven is None:
         sender_proven = sender.user is not None
     conf = conf or for_site(site)
@@ -118,7 +122,7 @@ def start_thread(
 
 
 def post_message(
-    *, actor, thread, body, upload=None, idempotency_key="", conf=None, participant=None
+    *, actor, thread, body, upload=None, idempotency_key=None, conf=None, participant=None
 ):
     """Reply in ``thread`` as ``actor``. Returns :class:`Posted`.
 
@@ -126,7 +130,9 @@ def post_message(
     looked it up (the thread page has), else it is looked up here. A second submit of
     the same form (same ``idempotency_key``) returns the first one's message: the unique
     index on the key refuses the second row, so the usual, first submit pays no lookup.
+    No key ("" or ``None``) is stored as NULL, which the index lets repeat.
     """
+    idempotency_key = idempotency_key or None
     conf = conf or for_site(thread.site)
     if not conf.enabled:
         raise MessengerDisabled()
@@ -167,7 +173,7 @@ def deliver(message):
     # the top and count one more unread; writing in a thread means having read it, so
     # the sender's own counter goes to zero.
     is_sender = Q(pk=sender.pk)
-    blocking = Block.objects.filter(blocker_id=OuterRef("user_id"), **_block_target(sender))
+    blocking = Block.objects.filter(blocker_id=OuterRef("user_id")).against(sender)
     Participant.objects.filter(
         is_sender | ~Exists(blocking),
         ~Q(folder=Participant.Folder.DELETED),
@@ -196,28 +202,14 @@ def _previous_submit(key, sender_filter):
     sender made it; a key reused by somebody else is refused."""
     if not key:
         return None
-    # The unique index on the key is partial (non-empty keys); SQLite uses it only when
-    # the query repeats its condition, else every submit scans the messages table.
-    previous = (
-        Message.objects.select_related("thread", "sender")
-        .filter(idempotency_key=key)
-        .exclude(idempotency_key="")
-        .first()
-    )
+    previous = Message.objects.select_related("thread", "sender").filter(idempotency_key=key)
+    previous = previous.first()
     if previous is None:
         return None
     mine = Participant.objects.filter(pk=previous.sender_id, **sender_filter).exists()
     if not mine:
         raise InvalidMessage(_("This form was already used. Reload the page and try again."))
     return previous
-
-
-def _block_target(person):
-    """Block lookup for a participant or a party: by account, else by guest email."""
-    user_id = getattr(person, "user_id", None) or getattr(getattr(person, "user", None), "pk", None)
-    if user_id is not None:
-        return {"blocked_user_id": user_id}
-    return {"blocked_email": person.email or "-"}
 
 
 def _open_thread_between(sender, recipient, listing):
@@ -248,7 +240,7 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
     )
     recipient_blocks_sender = (
         recipient.user is not None
-        and Block.objects.filter(blocker=recipient.user, **_block_target(sender)).exists()
+        and Block.objects.filter(blocker=recipient.user).against(sender).exists()
     )
     rows = []
     for party, initiator in ((sender, True), (recipient, False)):
@@ -271,7 +263,7 @@ def _is_banned(participant):
     return bans.is_banned(participant.user_id, participant.email)
 
 
-def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None, data=None):
+def _save_message(thread, sender, body, conf, *, idempotency_key=None, upload=None, data=None):
     verdict = spam.assess(sender=sender, thread=thread, body=body, conf=conf)
     state = Message.State.HELD if verdict.hold else Message.State.VISIBLE
     reasons = list(verdict.reasons)
@@ -287,7 +279,7 @@ def _save_message(thread, sender, body, conf, *, idempotency_key="", upload=None
         spam_score=verdict.score,
         spam_reasons=reasons,
         contains_contact_details=verdict.contains_contact_details,
-        idempotency_key=idempotency_key or "",
+        idempotency_key=idempotency_key or None,
     )
     message.sender = sender
     if upload is not None:

@@ -39,7 +39,7 @@ from ..models import (
     Notification,
     Participant,
 )
-from . import guests, notifications
+from . import guests, locks, notifications
 from .settings import for_site
 
 logger = logging.getLogger(__name__)
@@ -150,17 +150,11 @@ def _addresses(row, message):
         )
     )
     blocking = set(
-        Block.objects.filter(blocker_id__in=ids, **_block_target(message.sender)).values_list(
-            "blocker_id", flat=True
-        )
+        Block.objects.filter(blocker_id__in=ids)
+        .against(message.sender)
+        .values_list("blocker_id", flat=True)
     )
     return [u.email for u in users if u.pk not in opted_out | blocking]
-
-
-def _block_target(sender):
-    if sender.user_id is not None:
-        return {"blocked_user_id": sender.user_id}
-    return {"blocked_email": sender.email or "-"}
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -187,12 +181,11 @@ def _send_rows(ids):
 
 def _send_one(pk, outcome):
     with transaction.atomic():
-        # Locked: a second worker skips the row instead of sending it again.
-        row = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, sent_at__isnull=True)
-            .first()
-        )
+        # Locked: a second worker skips the row instead of sending it again (where the
+        # database cannot skip, it waits, then finds the row sent).
+        row = locks.locked(
+            Notification.objects.filter(pk=pk, sent_at__isnull=True), skip_locked=True
+        ).first()
         if row is None:
             return
         participant = Participant.objects.select_related("user", "group").get(pk=row.participant_id)

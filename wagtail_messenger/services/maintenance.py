@@ -49,6 +49,7 @@ from wagtail.models import Site
 from ..conf import get_setting
 from ..models import Attachment, MessengerSettings, Participant, Thread
 from ..storage import attachment_storage
+from . import locks
 
 Folder = Participant.Folder
 
@@ -168,11 +169,8 @@ def id_batches(queryset, size):
 
 def locked(queryset):
     """``SELECT … FOR UPDATE``, skipping rows another transaction holds (a reply being
-    written) where the database can; SQLite serialises writers and ignores it."""
-    features = transaction.get_connection(queryset.db).features
-    if features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
-    return queryset.select_for_update()
+    written) where the database can (:func:`.locks.locked`)."""
+    return locks.locked(queryset, skip_locked=True)
 
 
 def holding_files():

@@ -21,7 +21,7 @@ from wagtail.log_actions import log
 from ..actors import MODERATE_PERMISSION
 from ..exceptions import NotAllowed
 from ..models import Ban, Message, Participant, Report, Thread
-from . import conversations
+from . import conversations, locks
 
 State = Message.State
 
@@ -48,9 +48,10 @@ def require_moderator(user):
 
 
 def _message(message_id):
+    # The message's row only, where the database can say so (not on MariaDB: there its
+    # thread's and sender's rows are locked too, see locks.locked).
     message = (
-        Message.objects.select_for_update(of=("self",))
-        .select_related("thread", "sender")
+        locks.locked(Message.objects.select_related("thread", "sender"), of=("self",))
         .filter(pk=message_id)
         .first()
     )

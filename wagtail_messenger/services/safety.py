@@ -127,8 +127,4 @@ def preferences_for(user):
 
 
 def is_blocked_by(blocker_user, participant):
-    if participant.user_id is not None:
-        return Block.objects.filter(
-            blocker=blocker_user, blocked_user_id=participant.user_id
-        ).exists()
-    return Block.objects.filter(blocker=blocker_user, blocked_email=participant.email).exists()
+    return Block.objects.filter(blocker=blocker_user).against(participant).exists()
