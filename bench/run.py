@@ -31,7 +31,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS = ["floor", "floor_auth", "inbox", "thread", "unread", "poll", "reply", "purge"]
+OPERATIONS = [
+    *("floor", "floor_auth", "inbox", "inbox_cold", "thread", "thread_cold", "unread"),
+    *("poll", "reply", "reply_immediate", "purge"),
+]
 
 
 # -- the parent: run workers, gather, print or write ------------------------------------
@@ -235,6 +238,7 @@ def check(name, response):
 
 def build_operations(client, data):
     from django.core import mail
+    from django.test import override_settings
     from django.urls import reverse
 
     from wagtail_messenger.models import Message
@@ -261,6 +265,25 @@ def build_operations(client, data):
         newest[0] = int(response["Location"].rsplit("#m", 1)[1])
         return response
 
+    def reply_immediate():
+        """The reply with the README's default task backend: the notification task runs
+        in the request, after the commit (the recipient is owed no email after the
+        first: one per round)."""
+        immediate = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+        with override_settings(TASKS=immediate):
+            response = client.post(
+                thread_url, {"body": "Deal. When can I pick it up?", "key": uuid.uuid4().hex}
+            )
+        newest[0] = int(response["Location"].rsplit("#m", 1)[1])
+        mail.outbox = []
+        return response
+
+    def cold(url):
+        """The page with every inbox row and message rendered by its template (as with
+        an empty fragment cache)."""
+        with override_settings(WAGTAILMESSENGER_FRAGMENT_CACHE_SECONDS=0):
+            return client.get(url)
+
     def idle_poll():
         response = client.get(poll_url, {"after": newest[0]})
         if response.status_code != 204:
@@ -271,10 +294,13 @@ def build_operations(client, data):
         "floor": lambda: client.get("/bench/floor/"),
         "floor_auth": lambda: client.get("/bench/floor-auth/"),
         "inbox": lambda: client.get(reverse("wagtail_messenger:inbox")),
+        "inbox_cold": lambda: cold(reverse("wagtail_messenger:inbox")),
         "thread": lambda: client.get(thread_url),
+        "thread_cold": lambda: cold(thread_url),
         "unread": lambda: client.get(reverse("wagtail_messenger:unread")),
         "poll": idle_poll,
         "reply": reply,
+        "reply_immediate": reply_immediate,
     }
 
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-OPERATIONS = {"floor", "floor_auth", "inbox", "thread", "unread", "poll", "reply", "purge"}
+OPERATIONS = {
+    *("floor", "floor_auth", "inbox", "inbox_cold", "thread", "thread_cold", "unread"),
+    *("poll", "reply", "reply_immediate", "purge"),
+}
 
 
 @pytest.mark.slow
@@ -42,3 +45,6 @@ def test_quick_json_run_reports_every_operation():
     assert by_name["unread"]["queries"] == by_name["floor_auth"]["queries"] + 1
     assert by_name["poll"]["queries"] == by_name["floor_auth"]["queries"] + 1
     assert by_name["purge"]["rows_per_s"] > 0
+    # An empty fragment cache renders the rows and messages again, with no more queries.
+    assert by_name["inbox_cold"]["queries"] == by_name["inbox"]["queries"]
+    assert by_name["thread_cold"]["queries"] == by_name["thread"]["queries"]

@@ -252,3 +252,33 @@ def test_no_index_is_only_the_start_of_another(db):
             if wider:
                 redundant.append(f"{model._meta.db_table}: {name} {columns} begins {wider}")
     assert redundant == [], "\n".join(redundant)
+
+
+def test_the_button_costs_a_listing_page_two_queries_for_anonymous_visitors(
+    client, site, listing, settings, tmp_path
+):
+    """The public listing page: the plugin reads the seller (the page owner) and their
+    "allow others to contact me" switch; the settings come from the cache."""
+    from wagtail_messenger.models import MessengerSettings
+
+    (tmp_path / "marketplace").mkdir()
+    (tmp_path / "marketplace" / "listing_page.html").write_text(
+        "<html><body><main><h1>{{ page.title }}</h1></main></body></html>"
+    )
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [str(tmp_path), *settings.TEMPLATES[0]["DIRS"]]}
+    ]
+
+    def count():
+        client.get(listing.url)  # warm: the settings cache
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(listing.url)
+        return len(ctx), response.content.decode()
+
+    with_button, html = count()
+    assert "<wagtail-messenger-contact" in html
+    MessengerSettings.objects.filter(site=site).update(enabled=False)
+    MessengerSettings.objects.get(site=site).forget_cached()
+    without, html = count()
+    assert "<wagtail-messenger-contact" not in html
+    assert with_button == without + 2
