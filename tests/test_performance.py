@@ -282,3 +282,36 @@ def test_the_button_costs_a_listing_page_two_queries_for_anonymous_visitors(
     without, html = count()
     assert "<wagtail-messenger-contact" not in html
     assert with_button == without + 2
+
+
+def test_with_the_immediate_backend_a_reply_nobody_is_owed_an_email_for_costs_three_queries_more(
+    client, world, settings, django_capture_on_commit_callbacks
+):
+    """The README's default task backend runs the notification task in the request,
+    after the commit. One email per round: once the recipient was told and has not read
+    since, the decision takes the invitee check, the message and the other participants
+    (no lock, no transaction)."""
+    from django.core import mail
+
+    client.force_login(world.me)
+    world.threads(3)
+    url = world.big.get_absolute_url()
+
+    def post():
+        data = {"body": "Deal. When can I pick it up?", "key": uuid.uuid4().hex}
+        # The notification task runs after the commit: count its queries too.
+        with (
+            CaptureQueriesContext(connection) as ctx,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = client.post(url, data)
+        assert response.status_code == 302
+        return len(ctx)
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    post()  # the first of the round: the recipient is emailed
+    assert len(mail.outbox) == 1
+    decided = post()
+    assert len(mail.outbox) == 1, "no flood: one email per round"
+    # The reply's own queries (test_reply_costs_the_same_queries_...), then the decision.
+    assert decided == FLOOR_AUTH + 5 + 2 + 3

@@ -73,10 +73,45 @@ def send_message_notifications(message_id):
     """Claim and send the emails owed for ``message_id``; returns how many were sent.
 
     Raises :class:`DeliveryFailed` when the mail server refused some (they are retried
-    by :func:`send_pending`)."""
+    by :func:`send_pending`). Most messages are owed no email (one per round: the
+    recipient was told about an earlier message and has not read since), and with the
+    immediate task backend this runs inside the request that posted: two plain reads
+    (:func:`_anyone_may_be_owed`) settle that case before any lock or transaction."""
+    if not _anyone_may_be_owed(message_id):
+        return 0
     _claim(message_id)
     pending = Notification.objects.filter(message_id=message_id, sent_at__isnull=True)
     return _send_rows(pending.values_list("pk", flat=True)).check()
+
+
+def _anyone_may_be_owed(message_id):
+    """Whether the claim could find somebody owed an email for the message, or a claimed
+    email still unsent (a task run again after a failure): the message, then the other
+    participants' own switches, without locks. ``False`` is final; ``True`` leaves the
+    answer to :func:`_claim`, which reads them again under lock."""
+    message = (
+        Message.objects.select_related("thread__site")
+        .only("state", "thread_id", "sender_id", "created_at", "moderated_at", "thread__site")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or message.state != Message.State.VISIBLE:
+        return False
+    mode = for_site(message.thread.site).notification_mode
+    if mode == Mode.NEVER:
+        return False
+    delivered = _delivered_at(message)
+    others = (
+        Participant.objects.filter(thread_id=message.thread_id)
+        .exclude(pk=message.sender_id)
+        .exclude(folder__in=[Participant.Folder.TRASH, Participant.Folder.DELETED])
+        .only("kind", "muted", "last_read_at", "notified_at")
+    )
+    return any(
+        _wants_email(row, message, mode)
+        or (row.notified_at is not None and row.notified_at >= delivered)
+        for row in others
+    )
 
 
 def _claim(message_id):
