@@ -5,7 +5,7 @@ A page of 20 rows or messages would spend most of its time in the template engin
 row prints some 25 values). :func:`render_each` renders ``template_name`` once per item
 and keeps the result in the cache named by ``WAGTAILMESSENGER_FRAGMENT_CACHE`` for
 ``WAGTAILMESSENGER_FRAGMENT_CACHE_SECONDS``, under a key made of everything the
-fragment shows (the item's :func:`key` values), the language, the time zone, and the
+fragment shows (the item's ``fields``), the language, the time zone, and the
 template itself (its file and when it last changed, and the plugin's version). A
 changed row, a reader in another language, or an edited template each get a new key;
 nothing is ever invalidated by hand. One ``get_many`` reads a page's fragments; those
@@ -27,10 +27,10 @@ from . import __version__
 from .conf import get_setting
 
 
-def render_each(template_name, items, *, name, key, context=None):
+def render_each(template_name, items, *, name, fields, context=None):
     """``[safe HTML]``: ``template_name`` rendered for each of ``items`` (as ``name`` in
-    its context, beside ``context``); ``key(item)`` is the tuple of what the fragment
-    shows of the item (plain values: their ``repr`` makes the key)."""
+    its context, beside ``context``); ``fields`` names the item's attributes the
+    fragment shows, whose values make its key."""
     if not items:
         return []
     template = get_template(template_name)
@@ -40,7 +40,7 @@ def render_each(template_name, items, *, name, key, context=None):
         return [template.render({**context, name: item}) for item in items]
     cache = caches[get_setting("FRAGMENT_CACHE")]
     prefix = _prefix(template, context)
-    keys = [_key(prefix, key(item)) for item in items]
+    keys = [_key(prefix, tuple(str(getattr(item, field)) for field in fields)) for item in items]
     found = cache.get_many(keys)
     missing, html = {}, []
     for item, cache_key in zip(items, keys, strict=True):

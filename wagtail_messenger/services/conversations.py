@@ -66,7 +66,6 @@ def start_thread(
 
     ``idempotency_key`` is the form's key; a second submit with it returns the first
     one's message (``created=False``). No key ("" or ``None``) is stored as NULL."""
-    idempotency_key = idempotency_key or None
     if sender_proven is None:
         sender_proven = sender.user is not None
     conf = conf or for_site(site)
@@ -132,7 +131,6 @@ def post_message(
     index on the key refuses the second row, so the usual, first submit pays no lookup.
     No key ("" or ``None``) is stored as NULL, which the index lets repeat.
     """
-    idempotency_key = idempotency_key or None
     conf = conf or for_site(thread.site)
     if not conf.enabled:
         raise MessengerDisabled()
@@ -279,7 +277,7 @@ def _save_message(thread, sender, body, conf, *, idempotency_key=None, upload=No
         spam_score=verdict.score,
         spam_reasons=reasons,
         contains_contact_details=verdict.contains_contact_details,
-        idempotency_key=idempotency_key or None,
+        idempotency_key=idempotency_key or None,  # no key ("" from a form) is NULL
     )
     message.sender = sender
     if upload is not None:

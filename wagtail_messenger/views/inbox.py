@@ -149,13 +149,7 @@ class RowDisplay:
 
     def render(self, rows):
         """Each row's markup as ``row.html``, from the fragment cache or the template."""
-        fields = self.FRAGMENT_FIELDS
-        markup = fragments.render_each(
-            self.TEMPLATE,
-            rows,
-            name="row",
-            key=lambda row: tuple(str(getattr(row, field)) for field in fields),
-        )
+        markup = fragments.render_each(self.TEMPLATE, rows, name="row", fields=self.FRAGMENT_FIELDS)
         for row, html in zip(rows, markup, strict=True):
             row.html = html
 

@@ -106,13 +106,8 @@ def message_markup(rows, participant, conf):
         "remove_allowed": conf.users_may_remove_messages,
         "action_form": ACTION_FORM,
     }
-    fields = MESSAGE_FRAGMENT_FIELDS
     return fragments.render_each(
-        MESSAGE_TEMPLATE,
-        rows,
-        name="message",
-        context=context,
-        key=lambda message: tuple(str(getattr(message, field)) for field in fields),
+        MESSAGE_TEMPLATE, rows, name="message", fields=MESSAGE_FRAGMENT_FIELDS, context=context
     )
 
 
