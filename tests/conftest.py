@@ -163,6 +163,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + 
 
 from .real_parts import (  # noqa: E402, F401  (fixtures)
     browser_type_launch_args,
+    faulty_s3,
     redis_cache,
     s3_server,
     s3_storage,

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -69,6 +70,128 @@ def s3_storage(s3_server, settings):
         },
     }
     yield storages["wagtail_messenger"], client, bucket
+
+
+class FaultyProxy:
+    """A TCP proxy on 127.0.0.1 in front of a real server (moto's S3), that can misbehave.
+
+    ``mode`` decides what happens to the server's answers once a request whose method is
+    in ``methods`` has been seen (all methods when ``methods`` is empty):
+
+    * ``"pass"``: forwarded as they come;
+    * ``"trickle"``: forwarded ``trickle_bytes`` at a time every ``trickle_every``
+      seconds, so no single read ever waits long enough for a socket timeout;
+    * ``"drop"``: swallowed (the request reached the server, the answer never comes
+      back), and no later request of any connection reaches the server: S3 going
+      dark mid-upload, after it stored the object.
+
+    Threads only, one pair per connection; :meth:`close` ends every connection.
+    """
+
+    def __init__(self, upstream):
+        host, _sep, port = upstream.rpartition("//")[2].partition(":")
+        self.upstream = (host, int(port))
+        self.mode, self.methods = "pass", set()
+        self.trickle_bytes, self.trickle_every = 16, 0.4
+        self._dark = False  # a "drop" request was seen
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def misbehave(self, mode, methods=(), *, trickle_bytes=16, trickle_every=0.4):
+        with self._lock:
+            self.mode, self.methods, self._dark = mode, set(methods), False
+            self.trickle_bytes, self.trickle_every = trickle_bytes, trickle_every
+
+    def _accept(self):
+        while True:
+            try:
+                client, _address = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._sockets += [client, server]
+            seen = {"method": b""}
+            threading.Thread(target=self._up, args=(client, server, seen), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client, seen), daemon=True).start()
+
+    def _affected(self, seen):
+        return not self.methods or seen["method"].decode() in self.methods
+
+    def _up(self, source, target, seen):
+        """Client to server, as it comes; notes the method of each request."""
+        blocked = False
+        while data := self._recv(source):
+            method = data.split(b" ", 1)[0]
+            if method.isalpha() and method.isupper():
+                seen["method"] = method
+                blocked = self._dark  # once dark, no later request reaches the server
+                if self.mode == "drop" and self._affected(seen):
+                    self._dark = True
+            if not blocked and not self._send(target, data):
+                break
+        self._shut(target)
+
+    def _down(self, source, target, seen):
+        """Server to client, misbehaving as told."""
+        while data := self._recv(source):
+            if self._dark:
+                continue
+            if self.mode == "trickle" and self._affected(seen):
+                for start in range(0, len(data), self.trickle_bytes):
+                    time.sleep(self.trickle_every)
+                    if not self._send(target, data[start : start + self.trickle_bytes]):
+                        return
+            elif not self._send(target, data):
+                return
+        self._shut(target)
+
+    @staticmethod
+    def _recv(sock):
+        try:
+            return sock.recv(65536)
+        except OSError:
+            return b""
+
+    @staticmethod
+    def _send(sock, data):
+        try:
+            sock.sendall(data)
+        except OSError:
+            return False
+        return True
+
+    @staticmethod
+    def _shut(sock):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self):
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                self._shut(sock)
+                sock.close()
+
+
+@pytest.fixture
+def faulty_s3(s3_server):
+    """A :class:`FaultyProxy` in front of moto's server (passing everything at first)."""
+    proxy = FaultyProxy(s3_server)
+    yield proxy
+    proxy.close()
 
 
 # -- SMTP (aiosmtpd on 127.0.0.1, Django's SMTP backend pointed at it) -----------------

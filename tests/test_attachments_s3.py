@@ -10,10 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from wagtail_messenger.exceptions import AttachmentRejected, StorageUnavailable
 from wagtail_messenger.models import Attachment, Message, MessengerSettings, Thread
-from wagtail_messenger.services import attachments
+from wagtail_messenger.services import attachments, maintenance
 
 from .real_parts import free_port
 from .test_attachments import jpeg_bytes, pdf_bytes
@@ -241,3 +242,109 @@ def test_reply_form_with_s3_down_keeps_the_text(s3, posted, client, seller, sett
     assert "Invoice attached</textarea>" in page
     assert Message.objects.count() == 1
     assert bucket_keys(client_, bucket) == [posted.message.attachment.file.name]
+
+
+# -- S3 trickling or going dark behind a proxy (tests.real_parts.FaultyProxy) ----------
+
+BUDGET = 4  # seconds: WAGTAILMESSENGER_STORAGE_TIMEOUT in the report of issue 20
+MARGIN = 1  # thread hand-over, the form, the database: well under a second here
+
+
+def test_trickling_s3_answers_the_reply_within_the_budget_and_saves_nothing(
+    s3, posted, faulty_s3, client, seller, settings
+):
+    client_, bucket = s3
+    settings.WAGTAILMESSENGER_STORAGE_TIMEOUT = BUDGET
+    use_s3(settings, endpoint_url=faulty_s3.url)
+    # Every answer comes 16 bytes at a time every 0.4 s: no read waits a whole second,
+    # so botocore's per-read timeout (a quarter of the budget) never fires.
+    faulty_s3.misbehave("trickle", trickle_bytes=16, trickle_every=0.4)
+    client.force_login(seller)
+    began = time.monotonic()
+    response = client.post(
+        reverse("wagtail_messenger:thread", args=[posted.thread.pk]),
+        {"body": "Invoice attached", "attachment": upload("invoice.pdf", pdf_bytes())},
+    )
+    elapsed = time.monotonic() - began
+    print(f"trickling S3: the reply answered in {elapsed:.2f} s (budget {BUDGET} s)")
+    assert elapsed <= BUDGET + MARGIN
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The file could not be stored right now. Your message was not sent" in page
+    assert "Invoice attached</textarea>" in page
+    assert Message.objects.count() == 1
+    assert Attachment.objects.count() == 1
+
+
+def wait_for(condition, seconds=30):
+    """Poll ``condition`` until it is true (a background call finishing), at most
+    ``seconds``."""
+    ends = time.monotonic() + seconds
+    while not (value := condition()) and time.monotonic() < ends:
+        time.sleep(0.1)
+    return value
+
+
+def test_a_put_lost_when_s3_goes_dark_leaves_an_orphan_the_sweep_deletes_a_day_later(
+    s3, posted, faulty_s3, settings, start, buyer, seller, listing, conf
+):
+    client, bucket = s3
+    kept = posted.message.attachment.file.name
+    settings.WAGTAILMESSENGER_STORAGE_TIMEOUT = BUDGET
+    use_s3(settings, endpoint_url=faulty_s3.url)
+    faulty_s3.misbehave("drop", methods={"PUT"})  # S3 stores the PUT, then goes dark
+    began = time.monotonic()
+    with (
+        pytest.raises(StorageUnavailable),
+        attachments.stored_upload(upload("b.pdf", pdf_bytes()), conf) as stored,
+    ):
+        start(buyer, seller, listing=listing, upload=stored)
+    elapsed = time.monotonic() - began
+    print(f"S3 dark after the PUT: the upload failed in {elapsed:.2f} s (budget {BUDGET} s)")
+    assert elapsed <= BUDGET + MARGIN
+    assert (Message.objects.count(), Attachment.objects.count()) == (1, 1)
+    orphans = wait_for(lambda: [k for k in bucket_keys(client, bucket) if k != kept])
+    assert len(orphans) == 1, "S3 kept the object nobody was told about"
+    foreign = [
+        "backups/site.sql",
+        "messenger-old/2025/01/" + "a" * 32,
+        "messenger/README.txt",
+        "messenger/2026/12/notes.pdf",
+    ]
+    for key in foreign:  # other people's keys in the same bucket
+        client.put_object(Bucket=bucket, Key=key, Body=b"not the plugin's")
+    use_s3(settings, endpoint_url=client.meta.endpoint_url)  # S3 is back
+    now = timezone.now()
+
+    assert maintenance.purge_orphan_files(now=now).files_deleted == 0, "younger than a day"
+    later = now + timedelta(days=1, minutes=1)
+    dry = maintenance.purge_orphan_files(now=later, dry_run=True)
+    assert (dry.files_deleted, dry.files_checked) == (1, 2)
+    assert len(bucket_keys(client, bucket)) == 2 + len(foreign)
+
+    result = maintenance.purge_orphan_files(now=later, batch_size=1)
+    assert (result.files_deleted, result.files_checked, result.batches) == (1, 2, 2)
+    assert sorted(bucket_keys(client, bucket)) == sorted([kept, *foreign])
+    assert Attachment.objects.get().file.name == kept
+
+
+def test_a_put_answered_after_the_deadline_deletes_its_object_again(
+    s3, posted, faulty_s3, settings, start, buyer, seller, listing, conf
+):
+    client, bucket = s3
+    kept = posted.message.attachment.file.name
+    settings.WAGTAILMESSENGER_STORAGE_TIMEOUT = BUDGET
+    use_s3(settings, endpoint_url=faulty_s3.url)
+    faulty_s3.misbehave("trickle", methods={"PUT"}, trickle_bytes=32, trickle_every=0.4)
+    began = time.monotonic()
+    with (
+        pytest.raises(StorageUnavailable),
+        attachments.stored_upload(upload("b.pdf", pdf_bytes()), conf) as stored,
+    ):
+        start(buyer, seller, listing=listing, upload=stored)
+    assert time.monotonic() - began <= BUDGET + MARGIN
+    assert len(bucket_keys(client, bucket)) == 2, "S3 stored it; its answer is on the way"
+    # The answer arrives later, on the storage thread, which deletes the object: the
+    # person was told nothing was stored.
+    assert wait_for(lambda: bucket_keys(client, bucket) == [kept])
+    assert (Message.objects.count(), Attachment.objects.count()) == (1, 1)

@@ -11,20 +11,36 @@ stale instance.
 
 For S3, :class:`PrivateS3Storage` is django-storages' ``S3Storage`` with safe defaults:
 private objects, signed URLs, no overwrite, ``Content-Disposition: attachment`` and the
-checked content type on every object, and bounded timeouts without retries so an upload
-to a slow or unreachable S3 fails within ``WAGTAILMESSENGER_STORAGE_TIMEOUT``.
+checked content type on every object, and short socket timeouts without retries. The
+budget a person waits, ``WAGTAILMESSENGER_STORAGE_TIMEOUT``, is a wall-clock deadline
+kept by :mod:`wagtail_messenger.deadlines` (socket timeouts alone do not bound a request
+whose answer trickles in); the socket timeouts end the call in the background soon after.
+
+:func:`stored_files` lists what the plugin stored (for the orphan sweep of maintenance):
+only keys under ``messenger/`` of the shape the plugin writes, never anything else in
+the bucket or folder.
 """
+
+import os
+import posixpath
+import re
+from datetime import UTC, datetime
 
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.utils import timezone
 
 from .conf import get_setting
 
 #: Every attachment key starts with this folder (see ``models.messages.attachment_key``).
 KEY_PREFIX = "messenger"
+
+#: The keys the plugin writes: ``messenger/YYYY/MM/<32 hex>``, with the suffix Django's
+#: ``get_available_name`` would add on a clash. Anything else is not the plugin's.
+KEY_PATTERN = re.compile(r"messenger/\d{4}/\d{2}/[0-9a-f]{32}(_[0-9A-Za-z]{7})?")
 
 
 def private_media_root():
@@ -71,9 +87,11 @@ def is_s3(backend):
 
 
 def bounded_client_config(base=None):
-    """botocore ``Config`` whose requests give up within ``STORAGE_TIMEOUT``: an upload
-    makes two requests (HEAD for no-overwrite, then PUT), each with a quarter of the
-    budget to connect and a quarter between bytes read, and no retries."""
+    """botocore ``Config`` with a quarter of ``STORAGE_TIMEOUT`` to connect and a quarter
+    between bytes read, and no retries. These bound each socket operation only (an
+    answer trickling in never waits that long between bytes): the budget of the whole
+    upload is the deadline of :mod:`wagtail_messenger.deadlines`; these end a call that
+    missed it in the background soon after S3 goes silent."""
     from botocore.config import Config
 
     budget = float(get_setting("STORAGE_TIMEOUT"))
@@ -125,6 +143,65 @@ def __getattr__(name):
 
         raise MissingExtra("Attachments on S3", "s3")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def stored_files(backend):
+    """Yield ``(name, modified)`` for every file the plugin may have stored in
+    ``backend``: names under ``messenger/`` matching :data:`KEY_PATTERN`, ``modified``
+    an aware datetime. S3 is listed 1,000 keys a request with their dates; a local
+    folder is walked; any other storage goes through ``listdir`` and
+    ``get_modified_time``."""
+    if is_s3(backend):
+        yield from _s3_files(backend)
+    elif isinstance(backend, FileSystemStorage):
+        yield from _local_files(backend)
+    else:
+        yield from _listed_files(backend, KEY_PREFIX)
+
+
+def _s3_files(backend):
+    location = backend.location.strip("/")
+    base = f"{location}/" if location else ""
+    client = backend.connection.meta.client
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=backend.bucket_name, Prefix=f"{base}{KEY_PREFIX}/"
+    )
+    for page in pages:
+        for entry in page.get("Contents", ()):
+            name = entry["Key"][len(base) :]
+            if KEY_PATTERN.fullmatch(name):
+                yield name, entry["LastModified"]
+
+
+def _local_files(backend):
+    root = Path(backend.location) / KEY_PREFIX
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        relative = Path(folder).relative_to(backend.location).as_posix()
+        for file in sorted(files):
+            name = posixpath.join(relative, file)
+            if KEY_PATTERN.fullmatch(name):
+                try:
+                    stamp = os.stat(os.path.join(folder, file)).st_mtime
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                yield name, datetime.fromtimestamp(stamp, tz=UTC)
+
+
+def _listed_files(backend, folder):
+    try:
+        dirs, files = backend.listdir(folder)
+    except FileNotFoundError:
+        return
+    for file in sorted(files):
+        name = posixpath.join(folder, file)
+        if KEY_PATTERN.fullmatch(name):
+            modified = backend.get_modified_time(name)
+            if timezone.is_naive(modified):  # USE_TZ = False: local time
+                modified = timezone.make_aware(modified)
+            yield name, modified
+    for sub in sorted(dirs):
+        yield from _listed_files(backend, posixpath.join(folder, sub))
 
 
 def get_attachment_backend():

@@ -80,6 +80,14 @@ def auto_archive(site_id=None):
 
 @register
 @task()
+def purge_orphan_files():
+    """Delete stored files no attachment points to, once a day old."""
+    return maintenance.purge_orphan_files().as_dict()
+
+
+@register
+@task()
 def run_maintenance(site_id=None):
-    """All four maintenance jobs; returns ``{job: totals}``."""
+    """All maintenance jobs (the orphan sweep only without ``site_id``); returns
+    ``{job: totals}``."""
     return {name: result.as_dict() for name, result in maintenance.run_all(site=site_id).items()}

@@ -35,6 +35,8 @@ class JobResult:
     participants_moved: int = 0
     #: Every database row deleted, cascades (messages, participants, …) included.
     rows_deleted: int = 0
+    #: Stored files looked at (``purge_orphan_files``).
+    files_checked: int = 0
 
     def as_dict(self):
         return dataclasses.asdict(self)

@@ -9,6 +9,9 @@ Four jobs, each switched on per site in Settings → Messenger → Maintenance (
   person no longer sees the thread), and threads nobody sees any more are deleted;
 * :func:`auto_archive`: inbox rows idle for N days move to the archive.
 
+And one for the storage as a whole, always on: :func:`purge_orphan_files` deletes stored
+files no attachment row points to once they are a day old.
+
 Threads without a site follow the default site's settings. Every job works in batches of
 ``WAGTAILMESSENGER_MAINTENANCE_BATCH_SIZE`` ids picked by key (``pk > last``), so memory
 and lock time stay bounded whatever the table size. Each batch is re-selected inside its
@@ -35,14 +38,20 @@ an ``atomic`` block, step 2 waits for the outer commit and threads holding files
 deleted by the next run.
 """
 
+from datetime import timedelta
+from itertools import islice
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import Attachment, Participant, Thread
+from ..storage import get_attachment_backend, stored_files
+from . import attachments
 from .cleanup import (  # noqa: F401  (resolve_site: part of this module's interface)
     JobResult,
+    Run,
     delete_expired_files,
     delete_threads,
     describe_rows,
@@ -211,6 +220,64 @@ def auto_archive(**options):
     return run_job("auto_archive", "auto_archive_days", _auto_archive_step, **options)
 
 
+# -- orphan files (the storage is shared by every site: no per-site period) -------------
+
+#: Stored files younger than this are left alone: they may belong to an upload whose
+#: message is still being saved.
+ORPHAN_MIN_AGE = timedelta(days=1)
+
+
+def purge_orphan_files(
+    *,
+    site=None,
+    days=None,
+    dry_run=False,
+    batch_size=None,
+    progress=None,
+    checkpoint=None,
+    now=None,
+):
+    """Delete stored files no attachment row points to, stored more than a day (or
+    ``days``) before ``now``: what an upload left when S3 stored the object but its
+    answer never came back in time, or a delete that could not reach the storage.
+
+    Only the plugin's own keys under the storage's ``messenger/`` prefix are looked at
+    (:func:`~wagtail_messenger.storage.stored_files`), never anything else in the bucket
+    or folder. Works on S3, the local folder and any storage with ``listdir``. Batches
+    of ``batch_size`` listed files are checked against the database with one query each.
+    Orphans belong to no site: with ``site`` the job does nothing (run it without)."""
+    run = Run(
+        "purge_orphan_files",
+        dry_run=dry_run,
+        batch_size=batch_size,
+        progress=progress,
+        checkpoint=checkpoint,
+        now=now,
+    )
+    if site is not None:
+        run.report(_("Orphan files belong to no site: run this job without a site."))
+        return run.result
+    min_age = timedelta(days=days) if days is not None else ORPHAN_MIN_AGE
+    cutoff = run.now - min_age
+    run.report(_("Stored files older than %(cutoff)s:") % {"cutoff": f"{cutoff:%Y-%m-%d %H:%M}"})
+    backend = get_attachment_backend()
+    old = (name for name, modified in stored_files(backend) if modified < cutoff)
+    while keys := list(islice(old, run.batch_size)):
+        run.result.batches += 1
+        run.result.files_checked += len(keys)
+        orphans = attachments.unreferenced(keys)
+        run.checkpoint("picked", orphans)
+        if run.dry_run:
+            run.result.files_deleted += len(orphans)
+            would(run, [_("delete orphan file %(key)s") % {"key": key} for key in orphans])
+            continue
+        for key in orphans:
+            backend.delete(key)  # a storage error stops the run; the next one goes on
+            run.result.files_deleted += 1
+        report_progress(run, _("orphan files deleted"), len(orphans), run.result.files_deleted)
+    return run.result
+
+
 #: ``name: (label, function)`` in the order :func:`run_all` runs them: deleting first
 #: spares the later jobs work.
 JOBS = {
@@ -218,9 +285,10 @@ JOBS = {
     "empty_trash": (gettext_lazy("Empty trash"), empty_trash),
     "purge_attachments": (gettext_lazy("Delete old attachments"), purge_attachments),
     "auto_archive": (gettext_lazy("Archive idle threads"), auto_archive),
+    "purge_orphan_files": (gettext_lazy("Delete orphan files"), purge_orphan_files),
 }
 
 
 def run_all(**options):
-    """Run the four jobs with the same options; returns ``{name: JobResult}``."""
+    """Run the jobs with the same options; returns ``{name: JobResult}``."""
     return {name: function(**options) for name, (_label, function) in JOBS.items()}

@@ -3,9 +3,14 @@
 Participants (users, team members, guests proven by their private link) and moderators
 get the file; anybody else gets 404, exactly as for a missing attachment. A message
 hidden by moderators or removed by its author hides its attachment from participants.
-From S3 the answer is a redirect to a short-lived signed URL; from the local private
-folder the file is streamed with headers that stop browsers from rendering it.
+From S3 the answer is a redirect to a short-lived signed URL (the browser fetches the
+file from S3, no request of the site waits on it); from the local private folder the
+file is streamed with headers that stop browsers from rendering it. Signing the URL or
+opening the file must end within ``WAGTAILMESSENGER_STORAGE_TIMEOUT`` (a wall-clock
+:class:`~wagtail_messenger.deadlines.Deadline`), else the answer is 503.
 """
+
+from functools import partial
 
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -15,6 +20,7 @@ from django.views.decorators.http import require_safe
 
 from ..actors import Actor
 from ..conf import get_setting
+from ..deadlines import Deadline
 from ..exceptions import NotAllowed
 from ..frontend import page_context
 from ..models import Attachment, Message
@@ -29,6 +35,11 @@ def _private(response):
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _close_late(handle, _error):
+    if handle is not None:
+        handle.close()
 
 
 def get_downloadable(actor, attachment_id):
@@ -61,18 +72,19 @@ def download(request, attachment_id):
         )
         return _private(response)
     backend = get_attachment_backend()
+    deadline = Deadline()  # the storage must answer within WAGTAILMESSENGER_STORAGE_TIMEOUT
     try:
         if is_s3(backend):
-            url = backend.url(
-                attachment.file.name,
-                parameters={
-                    "ResponseContentDisposition": content_disposition_header(True, attachment.name),
-                    "ResponseContentType": attachment.content_type,
-                },
-                expire=get_setting("ATTACHMENT_URL_EXPIRY"),
+            parameters = {
+                "ResponseContentDisposition": content_disposition_header(True, attachment.name),
+                "ResponseContentType": attachment.content_type,
+            }
+            sign = partial(
+                backend.url, parameters=parameters, expire=get_setting("ATTACHMENT_URL_EXPIRY")
             )
+            url = deadline.run(sign, attachment.file.name)
             return _private(HttpResponseRedirect(url))
-        handle = backend.open(attachment.file.name, "rb")
+        handle = deadline.run(backend.open, attachment.file.name, "rb", on_late=_close_late)
     except FileNotFoundError:
         raise Http404
     except storage_errors():

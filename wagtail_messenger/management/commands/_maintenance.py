@@ -69,6 +69,12 @@ class MaintenanceCommand(BaseCommand):
                 f"{result.files_deleted} file(s) {verb} deleted",
             ],
             "auto_archive": [f"{result.participants_moved} thread(s) {verb} archived"],
+            "purge_orphan_files": [
+                f"{result.files_deleted} orphan file(s) {verb} deleted",
+                f"{result.files_checked} old file(s) checked",
+            ],
         }[result.job]
         text = ", ".join(p for p in parts if p)
+        if result.job == "purge_orphan_files":  # the storage, not a site
+            return f"Total: {text} ({result.batches} batch(es))."
         return f"Total: {text} ({result.sites} site(s), {result.batches} batch(es))."

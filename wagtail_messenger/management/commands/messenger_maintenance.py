@@ -1,4 +1,5 @@
-"""Run the four maintenance jobs, each with its per-site period (0 = off).
+"""Run the maintenance jobs, each with its per-site period (0 = off), and the sweep of
+orphan files.
 
 Cron, every night at 03:15::
 
@@ -12,6 +13,7 @@ from ._maintenance import MaintenanceCommand
 class Command(MaintenanceCommand):
     help = (
         "Run all maintenance jobs: delete inactive threads, empty trash, delete old "
-        "attachments, archive idle threads (periods per site, 0 = off)."
+        "attachments, archive idle threads (periods per site, 0 = off), delete orphan "
+        "files."
     )
     jobs = tuple(maintenance.JOBS)
