@@ -4,6 +4,7 @@ Loaded by conftest.py. Each fixture checks its part and calls ``require_part`` (
 a newcomer's machine with how-to-get-it, fail under CI).
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -173,10 +174,8 @@ class FaultyProxy:
 
     @staticmethod
     def _shut(sock):
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def close(self):
         self._listener.close()

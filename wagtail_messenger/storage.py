@@ -25,7 +25,6 @@ import os
 import posixpath
 import re
 from datetime import UTC, datetime
-
 from pathlib import Path
 
 from django.conf import settings
