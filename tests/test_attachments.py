@@ -639,8 +639,9 @@ def test_check_plain_s3storage_w015_w016(settings):
             "wagtail_messenger.W016",
             "STORAGES['wagtail_messenger'] may wait longer than "
             "WAGTAILMESSENGER_STORAGE_TIMEOUT (10 s) for S3 (connect_timeout, "
-            "read_timeout): with S3 slow or down, people sending a file wait that long "
-            "for an error.",
+            "read_timeout): people get their answer on time, but with S3 slow or down "
+            "each upload that missed it keeps one of the few storage threads that long, "
+            "and later uploads fail.",
         ),
     ]
     from botocore.config import Config

@@ -1,5 +1,6 @@
 """Maintenance jobs: boundaries, dry runs, sites, batches, files, crashes, concurrency."""
 
+import os
 import threading
 from datetime import timedelta
 from io import StringIO
@@ -537,3 +538,91 @@ def test_a_reply_being_written_is_skipped_without_waiting(site, make_thread, act
     assert results["purge_threads"].threads_deleted == 0
     assert saved.messages.count() == 2
     assert set(Participant.objects.values_list("folder", flat=True)) == {"inbox"}
+
+
+# -- orphan files ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_folder(settings, tmp_path):
+    """The attachment storage in a folder of its own (other tests' files stay out)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "wagtail_messenger": {
+            "BACKEND": "wagtail_messenger.storage.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    return tmp_path
+
+
+def store_orphan(site, name="lost.txt"):
+    conf = MessengerSettings.for_site(site)
+    upload = SimpleUploadedFile(name, b"Receipt for the bike.", "text/plain")
+    return attachments.store(upload, attachments.check_upload(upload, conf))
+
+
+def make_old(folder, *keys, age=timedelta(days=1, minutes=1)):
+    stamp = (timezone.now() - age).timestamp()
+    for key in keys:
+        os.utime(folder / key, (stamp, stamp))
+
+
+def test_orphan_files_a_day_old_are_deleted_from_the_local_folder_and_nothing_else(
+    site, make_thread, own_folder
+):
+    set_days(site)
+    now = timezone.now()
+    kept = attachment_of(make_thread(now=now, file=True)).file.name
+    orphan, young = store_orphan(site), store_orphan(site)
+    foreign = ["notes.txt", "messenger/README.txt", "messenger/2026/12/backup.sql"]
+    for key in foreign:  # files of other people in the same folder
+        (own_folder / key).parent.mkdir(parents=True, exist_ok=True)
+        (own_folder / key).write_text("not the plugin's")
+    make_old(own_folder, kept, orphan, *foreign)
+    make_old(own_folder, young, age=timedelta(days=1) - MINUTE)
+
+    out = run_command("messenger_purge_orphan_files", "--dry-run")
+    assert f"would delete orphan file {orphan}" in out
+    assert "Total: 1 orphan file(s) would be deleted, 2 old file(s) checked (1 batch(es))." in out
+    assert stored(orphan)
+
+    out = run_command("messenger_purge_orphan_files", "--batch-size", "1")
+    assert "Total: 1 orphan file(s) were deleted, 2 old file(s) checked (2 batch(es))." in out
+    assert not stored(orphan)
+    assert all(stored(key) for key in [kept, young])
+    assert all((own_folder / key).exists() for key in foreign)
+
+
+def test_the_orphan_sweep_runs_with_the_other_jobs_and_as_a_task(site, make_thread, own_folder):
+    set_days(site)
+    orphans = [store_orphan(site) for _ in range(2)]
+    make_old(own_folder, *orphans)
+    assert "Delete orphan files" in run_command("messenger_maintenance", "--dry-run")
+    # With a site it does nothing: orphans belong to no site.
+    by_site = tasks.run_maintenance.enqueue(site_id=site.pk).return_value
+    assert by_site["purge_orphan_files"]["files_deleted"] == 0
+    assert tasks.run_maintenance.enqueue().return_value["purge_orphan_files"]["files_deleted"] == 2
+    assert not any(stored(key) for key in orphans)
+    later = timezone.now() + timedelta(days=2)
+    orphan = store_orphan(site)
+    assert tasks.purge_orphan_files.enqueue().return_value["files_deleted"] == 0
+    assert maintenance.run_all(now=later)["purge_orphan_files"].files_deleted == 1
+    assert not stored(orphan)
+
+
+def test_the_orphan_sweep_takes_one_query_per_batch(site, make_thread, own_folder):
+    from django.test.utils import CaptureQueriesContext
+
+    set_days(site)
+    later = timezone.now() + timedelta(days=2)
+
+    def queries(count):
+        for _ in range(count):
+            store_orphan(site)
+        with CaptureQueriesContext(connection) as ctx:
+            result = maintenance.purge_orphan_files(now=later)
+        assert result.files_deleted == count
+        return len(ctx)
+
+    assert queries(3) == queries(30) == 1

@@ -247,8 +247,9 @@ def _attachment_storage_warnings(backend, alias):
             found.append(
                 Warning(
                     f"{where} may wait longer than WAGTAILMESSENGER_STORAGE_TIMEOUT "
-                    f"({budget} s) for S3 ({', '.join(slow)}): with S3 slow or down, "
-                    "people sending a file wait that long for an error.",
+                    f"({budget} s) for S3 ({', '.join(slow)}): people get their answer "
+                    "on time, but with S3 slow or down each upload that missed it keeps "
+                    "one of the few storage threads that long, and later uploads fail.",
                     hint="Use 'wagtail_messenger.storage.PrivateS3Storage' (bounded "
                     "timeouts), or give a client_config with short timeouts.",
                     id="wagtail_messenger.W016",
