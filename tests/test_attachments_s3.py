@@ -348,3 +348,18 @@ def test_a_put_answered_after_the_deadline_deletes_its_object_again(
     # person was told nothing was stored.
     assert wait_for(lambda: bucket_keys(client, bucket) == [kept])
     assert (Message.objects.count(), Attachment.objects.count()) == (1, 1)
+
+
+def test_the_sweep_stays_inside_the_storage_location(s3, settings, start, buyer, seller, conf):
+    client, bucket = s3
+    use_s3(settings, location="site-a")  # the plugin's files under site-a/messenger/
+    orphan = attachments.store(
+        upload("b.pdf", pdf_bytes()), attachments.check_upload(upload("b.pdf", pdf_bytes()), conf)
+    )
+    # Another site's storage in the same bucket: the plugin's shape, outside site-a/.
+    other_site = f"messenger/2026/12/{'b' * 32}"
+    client.put_object(Bucket=bucket, Key=other_site, Body=b"another site's file")
+    later = timezone.now() + timedelta(days=2)
+    assert list(attachments.orphaned_keys(now=later)) == [orphan]
+    assert maintenance.purge_orphan_files(now=later).files_deleted == 1
+    assert bucket_keys(client, bucket) == [other_site]
