@@ -247,7 +247,7 @@ def test_reply_form_with_s3_down_keeps_the_text(s3, posted, client, seller, sett
 # -- S3 trickling or going dark behind a proxy (tests.real_parts.FaultyProxy) ----------
 
 BUDGET = 4  # seconds: WAGTAILMESSENGER_STORAGE_TIMEOUT in the report of issue 20
-MARGIN = 1  # thread hand-over, the form, the database: well under a second here
+MARGIN = 1  # the thread hand-over and the form; the page itself is measured apart
 
 
 def test_trickling_s3_answers_the_reply_within_the_budget_and_saves_nothing(
@@ -260,14 +260,20 @@ def test_trickling_s3_answers_the_reply_within_the_budget_and_saves_nothing(
     # so botocore's per-read timeout (a quarter of the budget) never fires.
     faulty_s3.misbehave("trickle", trickle_bytes=16, trickle_every=0.4)
     client.force_login(seller)
+    url = reverse("wagtail_messenger:thread", args=[posted.thread.pk])
+    began = time.monotonic()
+    client.get(url)  # the same page without S3: what the request costs on this machine
+    page_time = time.monotonic() - began
     began = time.monotonic()
     response = client.post(
-        reverse("wagtail_messenger:thread", args=[posted.thread.pk]),
-        {"body": "Invoice attached", "attachment": upload("invoice.pdf", pdf_bytes())},
+        url, {"body": "Invoice attached", "attachment": upload("invoice.pdf", pdf_bytes())}
     )
     elapsed = time.monotonic() - began
-    print(f"trickling S3: the reply answered in {elapsed:.2f} s (budget {BUDGET} s)")
-    assert elapsed <= BUDGET + MARGIN
+    print(
+        f"trickling S3: the reply answered in {elapsed:.2f} s (budget {BUDGET} s, "
+        f"the page alone {page_time:.2f} s)"
+    )
+    assert elapsed <= BUDGET + MARGIN + page_time
     assert response.status_code == 200
     page = response.content.decode()
     assert "The file could not be stored right now. Your message was not sent" in page
