@@ -10,18 +10,22 @@ def hash_token(raw):
 
 
 class AccessTokenQuerySet(models.QuerySet):
-    def issue(self, *, email, purpose, max_age, thread=None):
-        """Create a token and return ``(row, raw)``; only the hash is stored."""
+    def issue(self, *, email, purpose, max_age, thread=None, raw=None):
+        """Create a token and return ``(row, raw)``; only the hash is stored. With
+        ``raw`` (a token derived from an outbox email, the same on each attempt), the
+        row of that token is created once and returned again after."""
         from django.utils import timezone
 
-        raw = secrets.token_urlsafe(32)
-        row = self.create(
-            token_hash=hash_token(raw),
-            email=email,
-            purpose=purpose,
-            thread=thread,
-            expires_at=timezone.now() + max_age,
-        )
+        values = {
+            "email": email,
+            "purpose": purpose,
+            "thread": thread,
+            "expires_at": timezone.now() + max_age,
+        }
+        if raw is None:
+            raw = secrets.token_urlsafe(32)
+            return self.create(token_hash=hash_token(raw), **values), raw
+        row, _created = self.get_or_create(token_hash=hash_token(raw), defaults=values)
         return row, raw
 
     def valid(self, raw, purpose):
