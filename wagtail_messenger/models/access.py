@@ -13,7 +13,9 @@ class AccessTokenQuerySet(models.QuerySet):
     def issue(self, *, email, purpose, max_age, thread=None, raw=None):
         """Create a token and return ``(row, raw)``; only the hash is stored. With
         ``raw`` (a token derived from an outbox email, the same on each attempt), the
-        row of that token is created once and returned again after."""
+        row of that token is created once, by the first attempt, and kept as it is by
+        the others (one ``INSERT`` that skips a known hash; the row returned then is
+        the one built here, not read back)."""
         from django.utils import timezone
 
         values = {
@@ -25,7 +27,8 @@ class AccessTokenQuerySet(models.QuerySet):
         if raw is None:
             raw = secrets.token_urlsafe(32)
             return self.create(token_hash=hash_token(raw), **values), raw
-        row, _created = self.get_or_create(token_hash=hash_token(raw), defaults=values)
+        row = self.model(token_hash=hash_token(raw), **values)
+        self.bulk_create([row], ignore_conflicts=True)
         return row, raw
 
     def valid(self, raw, purpose):

@@ -104,13 +104,12 @@ def build(kind, key, *, recipient="", **params):
 
 
 def add(kind, key, *, recipient="", **params):
-    """The row owed under ``key``, created if it is new (in the caller's transaction)."""
+    """Save and return a new row (in the caller's transaction); ``key`` must be new
+    (a guest link's request, each its own email). Keys that may be owed already go
+    through :func:`add_all`."""
     row = build(kind, key, recipient=recipient, **params)
-    found, _created = OutboxEmail.objects.get_or_create(
-        dedup_key=key,
-        defaults={f: getattr(row, f) for f in ("kind", "recipient", "params", "message_id")},
-    )
-    return found
+    row.save(force_insert=True)
+    return row
 
 
 def add_all(rows):
