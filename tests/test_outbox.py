@@ -248,3 +248,19 @@ def test_the_old_task_name_for_guest_links_still_sends(
     tasks.send_guest_link.call("gail@example.com")
     assert [m.to for m in mailoutbox] == [["gail@example.com"]]
     assert guests.guest_threads("gail@example.com").exists()
+
+
+def test_deleting_sent_rows_never_sends_a_notification_again(
+    start, buyer, seller, site, mailoutbox, django_capture_on_commit_callbacks
+):
+    from wagtail_messenger.models import OutboxEmail
+
+    conf = MessengerSettings.for_site(site)
+    conf.notification_mode = MessengerSettings.NotificationMode.EVERY
+    conf.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = start(buyer, seller)
+    OutboxEmail.objects.filter(state="sent").delete()  # a site clearing old rows
+    tasks.notify_recipients.call(posted.message.pk)  # the backend retrying the task
+    sweep()
+    assert [m.to for m in mailoutbox] == [["seller@example.com"]]

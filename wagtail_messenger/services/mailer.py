@@ -123,6 +123,14 @@ def _claim(message_id):
                 addresses = _addresses(row, message)
                 if addresses:
                     owed[row] = addresses
+        # Owed once per participant and message, for ever (outbox rows may be deleted
+        # once sent): only a new Notification gets an email.
+        known = set(
+            Notification.objects.filter(message=message, participant__in=owed).values_list(
+                "participant_id", flat=True
+            )
+        )
+        owed = {row: addresses for row, addresses in owed.items() if row.pk not in known}
         Notification.objects.bulk_create(
             [Notification(participant=row, message=message) for row in owed],
             ignore_conflicts=True,
