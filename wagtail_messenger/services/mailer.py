@@ -334,8 +334,17 @@ def render_moderator_alert(row):
         .filter(pk=row.params.get("message"))
         .first()
     )
-    user = next((u for u in moderators_to_alert() if u.pk == row.params.get("user")), None)
-    if message is None or user is None:
+    user = (
+        get_user_model()
+        .objects.filter(
+            pk=row.params.get("user"),
+            is_active=True,
+            pk__in=ContactPreference.objects.filter(moderation_alerts=True).values("user_id"),
+        )
+        .exclude(email="")
+        .first()
+    )
+    if message is None or user is None or not user.has_perm(MODERATE_PERMISSION):
         return None
     event = row.params.get("event")
     thread = message.thread
