@@ -176,3 +176,20 @@ from .sites import (  # noqa: E402, F401  (fixtures)
     use_theme,
     wagtail_start_project,
 )
+from .smtp_faults import mail_server  # noqa: E402, F401  (fixture)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the figures tests record (``record_property("figure", "...")``), such as
+    the outbox's fault runs, in the summary: visible in CI's log without ``-s``."""
+    figures = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == "figure"
+    ]
+    if figures:
+        terminalreporter.section("figures")
+        for figure in figures:
+            terminalreporter.write_line(figure)

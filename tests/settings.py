@@ -4,6 +4,7 @@ MariaDB/MySQL when ``DATABASE_URL`` is set (``postgres://postgres@127.0.0.1:5432
 
 import os
 import tempfile
+from datetime import timedelta
 
 from sandbox.settings import *  # noqa: F403
 from sandbox.settings import INSTALLED_APPS, STORAGES, database_from_env
@@ -30,6 +31,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     # built on Django 6's django.tasks). The test database gets that app's table from
     # its models instead; the README says how a site on MySQL gets past it.
     MIGRATION_MODULES = {"django_tasks_database": None}
+# A refused email is due again at once, so tests can run the sweeper right after a
+# failure; tests/test_outbox.py sets the backoff where it tests it.
+WAGTAILMESSENGER_EMAIL_RETRY_DELAY = timedelta(0)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 ALLOWED_HOSTS = ["*"]
 # Inert until a test sets CONTENT_SECURITY_POLICY (the policy is read per response).

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from wagtail_messenger import tasks
-from wagtail_messenger.models import Message, Notification
+from wagtail_messenger.models import Message, OutboxEmail
 from wagtail_messenger.services import locks, mailer, moderation
 
 pytestmark = pytest.mark.django_db
@@ -59,4 +59,4 @@ def test_notifications_are_sent_once_without_skip_locked(
     tasks.notify_recipients.call(posted.message.pk)
     mailer.send_pending()
     assert [email.to for email in mailoutbox] == [["seller@example.com"]]
-    assert Notification.objects.get().sent_at is not None
+    assert OutboxEmail.objects.get().sent_at is not None

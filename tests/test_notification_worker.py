@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from wagtail_messenger import tasks
-from wagtail_messenger.models import Message, Notification
+from wagtail_messenger.models import Message, OutboxEmail
 
 # Committing for real (the queue row must be visible to the worker). The ``site``
 # fixture rebuilds Wagtail's root page and default site after a flush; serialized
@@ -51,7 +51,7 @@ def test_db_worker_sends_the_notification_queued_on_commit(
     work()
     assert smtp_server.messages == []
     assert db_queue.get().status == "FAILED", "the backend sees the refused email"
-    assert Notification.objects.get().attempts == 1
+    assert OutboxEmail.objects.get().attempts == 1
 
     tasks.send_pending_notifications.enqueue()
     work()
@@ -60,4 +60,4 @@ def test_db_worker_sends_the_notification_queued_on_commit(
     content = smtp_server.messages[0].content
     assert b"Is it still available?" in content
     assert b"evil.example" not in content and b"http://localhost/messages/" in content
-    assert Notification.objects.get().sent_at is not None
+    assert OutboxEmail.objects.get().sent_at is not None

@@ -18,6 +18,7 @@ from wagtail_messenger.models import (
     Message,
     MessengerSettings,
     Notification,
+    OutboxEmail,
     Participant,
 )
 from wagtail_messenger.services import (
@@ -252,7 +253,7 @@ def test_a_retried_task_sends_once(send, start, buyer, seller, listing, mailoutb
     tasks.notify_recipients.call(posted.message.pk)
     mailer.send_pending()
     assert len(mailoutbox) == 1
-    row = Notification.objects.get()
+    row = OutboxEmail.objects.get()
     assert row.sent_at is not None and row.attempts == 1
 
 

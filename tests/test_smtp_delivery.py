@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from wagtail_messenger import tasks
-from wagtail_messenger.models import Message, MessengerSettings, Notification, Participant
+from wagtail_messenger.models import Message, MessengerSettings, OutboxEmail, Participant
 from wagtail_messenger.services import conversations, mailer
 from wagtail_messenger.services.parties import Party
 
@@ -57,7 +57,7 @@ def test_smtp_failing_then_recovering_gives_exactly_one_email(
     client.force_login(seller)
     assert b"Still for sale?" in client.get(posted.thread.get_absolute_url()).content
     assert smtp_server.messages == []
-    row = Notification.objects.get()
+    row = OutboxEmail.objects.get()
     assert row.sent_at is None and row.attempts == 1 and "451" in row.last_error
 
     retry()
@@ -87,7 +87,7 @@ def test_each_team_member_gets_one_email_through_failures(
         body="Forgot to say: 50 units",
     )
     assert smtp_server.messages == []
-    assert Notification.objects.filter(sent_at__isnull=True).count() == 2
+    assert OutboxEmail.objects.filter(sent_at__isnull=True).count() == 2
 
     retry()
     retry()
@@ -109,13 +109,13 @@ def test_retry_command_gives_up_after_the_bound_and_says_so(
     with pytest.raises(CommandError):
         retry()
     retry()  # three attempts made: nothing left to try, nothing fails
-    row = Notification.objects.get()
+    row = OutboxEmail.objects.get()
     assert (row.attempts, row.sent_at) == (3, None)
     assert smtp_server.messages == []
     smtp_server.fail_next(0)
     call_command("messenger_send_pending_notifications", max_attempts=4, verbosity=0)
     assert [e.rcpt_tos for e in smtp_server.messages] == [["seller@example.com"]]
-    assert Notification.objects.get().attempts == 4
+    assert OutboxEmail.objects.get().attempts == 4
 
 
 def test_mail_server_down_leaves_the_message_and_retries(send, start, buyer, seller, settings):
@@ -126,7 +126,7 @@ def test_mail_server_down_leaves_the_message_and_retries(send, start, buyer, sel
     settings.EMAIL_TIMEOUT = 2
     posted = send(start, buyer, seller)
     assert Message.objects.filter(pk=posted.message.pk, state=Message.State.VISIBLE).exists()
-    row = Notification.objects.get()
+    row = OutboxEmail.objects.get()
     assert row.attempts == 1 and "Connection" in row.last_error
 
 
@@ -168,4 +168,4 @@ def test_workers_racing_on_one_message_send_one_email(smtp_server, settings, sta
         thread.join(timeout=30)
     assert errors == []
     assert [e.rcpt_tos for e in smtp_server.messages] == [["seller@example.com"]]
-    assert Notification.objects.get().attempts == 1
+    assert OutboxEmail.objects.get().attempts == 1

@@ -56,8 +56,19 @@ DEFAULTS = {
     "ATTACHMENT_URL_EXPIRY": 60,
     # Seconds an S3 upload may take before the form returns with an error.
     "STORAGE_TIMEOUT": 10,
-    # How many times a notification email is tried before the retry command gives up.
+    # How many times an email of the outbox (notifications, guest links, invitations,
+    # moderation alerts) is tried before the sweeper gives up on it.
     "NOTIFICATION_MAX_ATTEMPTS": 5,
+    # The wait before the second attempt of a refused email, doubled for each attempt
+    # after it (1, 2, 4, 8 minutes by default).
+    "EMAIL_RETRY_DELAY": timedelta(minutes=1),
+    # How long a worker holds an email it is sending; only after it may another worker
+    # (the sweeper) send it again. Keep it well above the SMTP conversation's length
+    # (a few times EMAIL_TIMEOUT).
+    "EMAIL_LEASE": timedelta(minutes=5),
+    # An email task (django-tasks-db) still RUNNING after this long was left by a killed
+    # worker: the sweeper queues it again.
+    "EMAIL_TASK_STALE_AFTER": timedelta(minutes=15),
 }
 
 

@@ -11,8 +11,9 @@ import contextlib
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
+from django.template import Context, TemplateDoesNotExist
+from django.template.backends.django import Template as DjangoTemplate
+from django.template.loader import get_template, render_to_string
 from wagtail.models import Site
 
 from .conf import get_setting
@@ -40,11 +41,23 @@ def clean_header(value):
     return " ".join(str(value).replace("\r", " ").replace("\n", " ").split())[:200]
 
 
+def render_text(template_name, context):
+    """Render a plain-text template without HTML escaping: a subject or a text part is
+    not HTML, so ``<`` and ``&`` stay themselves (``{% autoescape off %}`` is no longer
+    needed in them). The HTML part is rendered by :func:`render_to_string`, escaped.
+    Templates of another engine (Jinja2) are rendered by that engine as they are."""
+    template = get_template(template_name)
+    if isinstance(template, DjangoTemplate):
+        return template.template.render(Context(context, autoescape=False))
+    return template.render(context)
+
+
 def render_mail(template_name, context, *, to, headers=None, from_email=None):
-    """Build (not send) an email from the template triple ``template_name``."""
+    """Build (not send) an email from the template triple ``template_name``. Header
+    values the templates render are still one line (:func:`clean_header`)."""
     prefix = f"wagtail_messenger/emails/{template_name}"
-    subject = clean_header(render_to_string(f"{prefix}_subject.txt", context))
-    text = render_to_string(f"{prefix}.txt", context)
+    subject = clean_header(render_text(f"{prefix}_subject.txt", context))
+    text = render_text(f"{prefix}.txt", context)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,

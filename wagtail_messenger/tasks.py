@@ -4,7 +4,7 @@ by name after commit (``wagtail_messenger.queue``); this module registers them t
 from django_tasks import task
 
 from .queue import register
-from .services import guests, invitations, mailer, maintenance
+from .services import guests, invitations, mailer, maintenance, outbox
 
 
 @register
@@ -12,8 +12,8 @@ from .services import guests, invitations, mailer, maintenance
 def notify_recipients(message_id):
     """Email the recipients of a delivered message (idempotent: a retry sends once), and
     enqueue ``send_invitations`` when the thread has recipients without an account.
-    Raises ``mailer.DeliveryFailed`` when the mail server refused: the emails are kept
-    and ``send_pending_notifications`` retries them."""
+    Raises ``outbox.DeliveryFailed`` when the mail server refused: the emails are kept
+    in the outbox and ``send_pending_notifications`` retries them."""
     invitations.message_delivered(message_id)
     return mailer.send_message_notifications(message_id)
 
@@ -21,22 +21,34 @@ def notify_recipients(message_id):
 @register
 @task()
 def notify_moderators(event, message_id):
-    """Alert opted-in moderators that a message was ``"held"`` or ``"reported"``."""
+    """Alert opted-in moderators that a message was ``"held"`` or ``"reported"`` (once
+    per moderator, event and message)."""
     return mailer.send_moderator_alert(event, message_id)
 
 
 @register
 @task()
 def send_pending_notifications():
-    """Retry notification emails the mail server refused (run it every few minutes, or
-    the ``messenger_send_pending_notifications`` command from cron)."""
+    """The outbox's sweeper: send every email that is due (refused earlier, or left by
+    a killed worker once its lease expired), and queue again the email tasks a killed
+    worker left running. Run it every minute or two (or the
+    ``messenger_send_pending_notifications`` command from cron)."""
     return mailer.send_pending()
 
 
 @register
 @task()
+def send_email(outbox_id):
+    """Send one email of the outbox (a guest link, queued by the request that owes it)."""
+    return outbox.send_now(outbox_id)
+
+
+@register
+@task()
 def send_guest_link(email, thread_id=None, site_id=None):
-    """Email a guest a fresh private link (to ``thread_id``, else their latest thread)."""
+    """Email a guest a fresh private link (to ``thread_id``, else their latest thread).
+    Kept for tasks queued before the outbox; ``guests.send_link_on_commit`` queues
+    ``send_email`` now."""
     guests.send_link_email(email, thread_id, site_id)
 
 

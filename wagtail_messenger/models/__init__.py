@@ -1,5 +1,6 @@
 from .access import AccessToken
 from .messages import Attachment, Message, Notification
+from .outbox import OutboxEmail
 from .safety import Ban, Block, ContactPreference, Report
 from .settings import MessengerSettings
 from .threads import Participant, Thread
@@ -13,6 +14,7 @@ __all__ = [
     "Message",
     "MessengerSettings",
     "Notification",
+    "OutboxEmail",
     "Participant",
     "Report",
     "Thread",

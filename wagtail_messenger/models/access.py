@@ -10,18 +10,25 @@ def hash_token(raw):
 
 
 class AccessTokenQuerySet(models.QuerySet):
-    def issue(self, *, email, purpose, max_age, thread=None):
-        """Create a token and return ``(row, raw)``; only the hash is stored."""
+    def issue(self, *, email, purpose, max_age, thread=None, raw=None):
+        """Create a token and return ``(row, raw)``; only the hash is stored. With
+        ``raw`` (a token derived from an outbox email, the same on each attempt), the
+        row of that token is created once, by the first attempt, and kept as it is by
+        the others (one ``INSERT`` that skips a known hash; the row returned then is
+        the one built here, not read back)."""
         from django.utils import timezone
 
-        raw = secrets.token_urlsafe(32)
-        row = self.create(
-            token_hash=hash_token(raw),
-            email=email,
-            purpose=purpose,
-            thread=thread,
-            expires_at=timezone.now() + max_age,
-        )
+        values = {
+            "email": email,
+            "purpose": purpose,
+            "thread": thread,
+            "expires_at": timezone.now() + max_age,
+        }
+        if raw is None:
+            raw = secrets.token_urlsafe(32)
+            return self.create(token_hash=hash_token(raw), **values), raw
+        row = self.model(token_hash=hash_token(raw), **values)
+        self.bulk_create([row], ignore_conflicts=True)
         return row, raw
 
     def valid(self, raw, purpose):

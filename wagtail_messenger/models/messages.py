@@ -170,8 +170,10 @@ class Attachment(models.Model):
 
 
 class Notification(models.Model):
-    """An email owed to one participant about one message: the idempotency record that
-    lets a retried task send once."""
+    """An email owed to one participant about one message: the record of the "who is
+    owed" decision, unique per participant and message, so a retried claim owes nothing
+    twice. Sending it is an :class:`~wagtail_messenger.models.OutboxEmail`
+    (``notification:<participant>:<message>``)."""
 
     participant = models.ForeignKey(
         "wagtail_messenger.Participant",
@@ -184,9 +186,6 @@ class Notification(models.Model):
         Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
         verbose_name = _("email notification")

@@ -2,27 +2,34 @@
 hashed (SHA-256), expire, and leave the URL after first use (the view stores the proven
 email in the session and redirects)."""
 
+import uuid
+
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import queue
 from ..actors import normalise_email
 from ..conf import get_setting
 from ..emails import absolute_url
 from ..exceptions import InvalidLink
 from ..models import AccessToken
-from . import safety
+from . import outbox, safety
 
 Purpose = AccessToken.Purpose
 
 
-def issue_link(email, *, thread=None, purpose=Purpose.GUEST, site=None):
-    """Create a token for ``email`` and return the absolute URL that carries it."""
+def issue_link(email, *, thread=None, purpose=Purpose.GUEST, site=None, row=None):
+    """Create a token for ``email`` and return the absolute URL that carries it. With
+    the outbox ``row`` whose email carries it, the token is derived from the row
+    (``outbox.link_token``): every attempt to send that email carries the same link."""
     max_age = get_setting(
         "INVITATION_MAX_AGE" if purpose == Purpose.INVITATION else "GUEST_LINK_MAX_AGE"
     )
-    _row, raw = AccessToken.objects.issue(
-        email=normalise_email(email), purpose=purpose, max_age=max_age, thread=thread
+    _token, raw = AccessToken.objects.issue(
+        email=normalise_email(email),
+        purpose=purpose,
+        max_age=max_age,
+        thread=thread,
+        raw=outbox.link_token(row, purpose) if row is not None else None,
     )
     return absolute_url(reverse("wagtail_messenger:guest_link", args=[raw]), site)
 
@@ -38,12 +45,27 @@ def redeem(raw, purpose=Purpose.GUEST):
 
 
 def send_link_on_commit(email, *, thread=None, site=None):
-    """Email ``email`` a fresh private link (to ``thread``, or to their conversations)
-    once the current transaction commits. The raw token is made inside the task, so it
-    never sits in a task queue."""
+    """Owe ``email`` a fresh private link (to ``thread``, or to their conversations): an
+    outbox row written now, in the caller's transaction, and sent once it commits (the
+    sweeper retries it while the mail server refuses). The raw token is derived from
+    the row when the email is rendered, so it never sits in the database or a queue."""
+    row = _owe_link(email, getattr(thread, "pk", None), getattr(site, "pk", None))
+    outbox.send_on_commit(row)
+    return row
+
+
+def _owe_link(email, thread_id, site_id):
+    from ..models import OutboxEmail
+
     email = normalise_email(email)
-    queue.after_commit(
-        "send_guest_link", email, getattr(thread, "pk", None), getattr(site, "pk", None)
+    # Each request for a link is an email of its own.
+    return outbox.add(
+        OutboxEmail.Kind.GUEST_LINK,
+        f"guest_link:{uuid.uuid4().hex}",
+        recipient=email,
+        email=email,
+        thread=thread_id,
+        site=site_id,
     )
 
 
@@ -58,28 +80,36 @@ def guest_threads(email):
 
 
 def send_link_email(email, thread_id=None, site_id=None):
-    """Build and send the guest link email (called by the ``send_guest_link`` task).
+    """Owe and send a guest link now (the ``send_guest_link`` task, kept for tasks
+    queued before the outbox). Returns whether it was sent; raises
+    ``outbox.DeliveryFailed`` when the mail server refused (the sweeper retries)."""
+    row = _owe_link(email, thread_id, site_id)
+    return outbox.send_now(row.pk) == 1
 
-    With ``thread_id`` the link opens that thread; without it, the most recent of the
-    guest's threads. Nothing is sent to an address that has no guest conversation."""
+
+def render_link_email(row):
+    """The guest link email of the outbox ``row``. With a thread, the link opens it;
+    without, the most recent of the guest's threads. ``None`` (nothing sent) for an
+    address that has no guest conversation (any more)."""
     from wagtail.models import Site
 
     from ..emails import render_mail
     from ..models import Participant
 
-    email = normalise_email(email)
+    email = row.params["email"]
+    thread_id, site_id = row.params.get("thread"), row.params.get("site")
     threads = guest_threads(email)
     thread = threads.filter(pk=thread_id).first() if thread_id else threads.first()
     if thread is None:
-        return False
+        return None
     site = Site.objects.filter(pk=site_id).first() if site_id else thread.site
-    url = issue_link(email, thread=thread, site=site)
+    url = issue_link(email, thread=thread, site=site, row=row)
     name = (
         thread.participants.filter(kind=Participant.Kind.GUEST, email=email)
         .values_list("name", flat=True)
         .first()
     )
-    message = render_mail(
+    return render_mail(
         "guest_link",
         {
             "url": url,
@@ -91,8 +121,6 @@ def send_link_email(email, thread_id=None, site_id=None):
         },
         to=email,
     )
-    message.send()
-    return True
 
 
 def claim_guest_threads(user, email):

@@ -20,7 +20,8 @@ from django.utils import timezone
 from .. import emails, queue
 from ..actors import normalise_email
 from ..conf import get_setting
-from ..models import AccessToken, Block, Message, Participant
+from ..models import AccessToken, Block, Message, OutboxEmail, Participant
+from . import outbox
 from .parties import Party, user_display_name
 from .settings import for_site
 
@@ -70,11 +71,12 @@ def message_delivered(message_id):
 def send_invitations(message_id):
     """Email every invitee of the message's thread who has no invitation to it yet.
 
-    Idempotent: an invitation is recorded by its access token (one per address and
-    thread), so a retried task sends nothing twice. A failed send removes the token again
-    and re-raises, so the retry sends it."""
+    Idempotent: each invitation is an outbox email owed once per thread and address
+    (``invitation:<thread>:<address>``), so a retried task sends nothing twice; a
+    refused one is kept and retried by the sweeper (raises ``outbox.DeliveryFailed``
+    meanwhile). Returns how many were sent now."""
     message = (
-        Message.objects.select_related("thread", "thread__site", "sender")
+        Message.objects.select_related("thread")
         .filter(pk=message_id, state=Message.State.VISIBLE)
         .first()
     )
@@ -82,35 +84,64 @@ def send_invitations(message_id):
         return 0
     thread = message.thread
     invitees = Participant.objects.filter(thread=thread, kind=Participant.Kind.INVITEE).live()
-    sent = 0
-    for invitee in invitees:
-        already = AccessToken.objects.filter(
-            purpose=Purpose.INVITATION, thread=thread, email=invitee.email
-        ).exists()
-        if already or not invitee.email:
-            continue
-        row, url = issue_invitation(invitee.email, thread=thread)
-        mail = render_invitation(invitee, message, url)
-        try:
-            mail.send()
-        except Exception:
-            row.delete()
-            logger.exception("Could not send the invitation for thread %s", thread.pk)
-            raise
-        sent += 1
-    return sent
+    # An address with a token was invited already (before the outbox, or by a row of
+    # it whose send is still pending: that row is sent below).
+    invited = set(
+        AccessToken.objects.filter(purpose=Purpose.INVITATION, thread=thread).values_list(
+            "email", flat=True
+        )
+    )
+    prefix = f"invitation:{thread.pk}:"
+    outbox.add_all(
+        [
+            outbox.build(
+                OutboxEmail.Kind.INVITATION,
+                f"{prefix}{invitee.email}",
+                recipient=invitee.email,
+                participant=invitee.pk,
+                message=message.pk,
+            )
+            for invitee in invitees
+            if invitee.email and invitee.email not in invited
+        ]
+    )
+    pending = OutboxEmail.objects.filter(
+        dedup_key__startswith=prefix, state=OutboxEmail.State.PENDING
+    )
+    return outbox.send_rows(pending.order_by("pk")).check()
 
 
-def issue_invitation(email, *, thread, site=None):
-    """Create an invitation token and return ``(row, absolute claim URL)``."""
-    row, raw = AccessToken.objects.issue(
+def issue_invitation(email, *, thread, site=None, row=None):
+    """Create an invitation token and return ``(token row, absolute claim URL)``; with the
+    outbox ``row`` of the email, the token derived from it (the same on every attempt)."""
+    token, raw = AccessToken.objects.issue(
         email=normalise_email(email),
         purpose=Purpose.INVITATION,
         max_age=get_setting("INVITATION_MAX_AGE"),
         thread=thread,
+        raw=outbox.link_token(row, Purpose.INVITATION) if row is not None else None,
     )
     path = reverse("wagtail_messenger:claim_link", args=[raw])
-    return row, emails.absolute_url(path, site or thread.site)
+    return token, emails.absolute_url(path, site or thread.site)
+
+
+def render_invitation_email(row):
+    """The invitation of the outbox ``row``, or ``None`` once it is not owed: the message
+    is hidden or gone, or the address has claimed the thread since."""
+    invitee = (
+        Participant.objects.filter(pk=row.params.get("participant"), kind=Participant.Kind.INVITEE)
+        .live()
+        .first()
+    )
+    message = (
+        Message.objects.select_related("thread", "thread__site", "sender")
+        .filter(pk=row.params.get("message"), state=Message.State.VISIBLE)
+        .first()
+    )
+    if invitee is None or message is None:
+        return None
+    _token, url = issue_invitation(invitee.email, thread=message.thread, row=row)
+    return render_invitation(invitee, message, url)
 
 
 def render_invitation(invitee, message, url):

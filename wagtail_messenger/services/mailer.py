@@ -1,26 +1,25 @@
-"""Notification emails: who is owed one, what it says, and sending each exactly once.
+"""Notification emails: who is owed one, what it says; the outbox sends each.
 
 A message's notifications go in two steps, both run by the ``notify_recipients`` task:
 
 1. **Claim** (one transaction, the thread's participant rows locked): apply the site's
    mode and everybody's switches, record each email owed as a
    :class:`~wagtail_messenger.models.Notification` row (unique per participant and
-   message) and move the participant's ``notified_at``. Running it twice claims nothing
-   new.
-2. **Send**: each unsent row is locked, rendered, sent and marked sent in its own
-   transaction. An SMTP failure is recorded on the row (``attempts``, ``last_error``) and
-   raised at the end, so the task backend shows the task as failed; the message itself was
-   saved long before and stays visible. :func:`send_pending` (the
-   ``messenger_send_pending_notifications`` command, or the ``send_pending_notifications``
-   task) retries unsent rows until ``WAGTAILMESSENGER_NOTIFICATION_MAX_ATTEMPTS``.
+   message) and as an :class:`~wagtail_messenger.models.OutboxEmail` row
+   (``notification:<message>:<participant>``), and move the participant's
+   ``notified_at``. Running it twice claims nothing new.
+2. **Send**: the outbox (``services/outbox.py``) leases each row, renders it from the
+   ids it keeps (:func:`render_notification`), sends it and records the result. An SMTP
+   failure is recorded on the row and raised at the end, so the task backend shows the
+   task as failed; the message itself was saved long before and stays visible. The
+   sweeper (:func:`send_pending`: the ``messenger_send_pending_notifications`` command,
+   or the ``send_pending_notifications`` task) retries with backoff, and sends again
+   what a killed worker left leased.
 
-A row is marked sent in the transaction that sent it, so a retried task, a second worker
-or the retry command never sends it twice (at worst, a worker killed between the SMTP
-answer and the commit sends once more: at-least-once, never lost).
+Moderation alerts go through the outbox too, once per moderator, event and message.
 """
 
 import logging
-from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -37,33 +36,17 @@ from ..models import (
     Message,
     MessengerSettings,
     Notification,
+    OutboxEmail,
     Participant,
 )
-from . import guests, locks, notifications
+from . import guests, notifications, outbox
+from .outbox import DeliveryFailed, Outcome  # noqa: F401  (imported from here before)
 from .settings import for_site
 
 logger = logging.getLogger(__name__)
 
 Mode = MessengerSettings.NotificationMode
 Kind = Participant.Kind
-
-
-class DeliveryFailed(Exception):
-    """Some emails could not be handed to the mail server; they are kept for a retry."""
-
-
-@dataclass
-class Outcome:
-    sent: int = 0
-    failed: list = field(default_factory=list)
-
-    def check(self):
-        if self.failed:
-            raise DeliveryFailed(
-                f"{len(self.failed)} notification email(s) not sent, kept for retry: "
-                + "; ".join(self.failed)
-            )
-        return self.sent
 
 
 # -- who is owed an email -----------------------------------------------------------------
@@ -80,8 +63,10 @@ def send_message_notifications(message_id):
     if not _anyone_may_be_owed(message_id):
         return 0
     _claim(message_id)
-    pending = Notification.objects.filter(message_id=message_id, sent_at__isnull=True)
-    return _send_rows(pending.values_list("pk", flat=True)).check()
+    pending = OutboxEmail.objects.filter(
+        dedup_key__startswith=f"notification:{message_id}:", state=OutboxEmail.State.PENDING
+    )
+    return outbox.send_rows(pending.order_by("pk")).check()
 
 
 def _anyone_may_be_owed(message_id):
@@ -132,14 +117,35 @@ def _claim(message_id):
             .order_by("pk")
         )
         now = timezone.now()
-        owed = [
-            row
-            for row in rows
-            if _wants_email(row, message, conf.notification_mode) and _addresses(row, message)
-        ]
+        owed = {}
+        for row in rows:
+            if _wants_email(row, message, conf.notification_mode):
+                addresses = _addresses(row, message)
+                if addresses:
+                    owed[row] = addresses
+        # Owed once per participant and message, for ever (outbox rows may be deleted
+        # once sent): only a new Notification gets an email.
+        known = set(
+            Notification.objects.filter(message=message, participant__in=owed).values_list(
+                "participant_id", flat=True
+            )
+        )
+        owed = {row: addresses for row, addresses in owed.items() if row.pk not in known}
         Notification.objects.bulk_create(
             [Notification(participant=row, message=message) for row in owed],
             ignore_conflicts=True,
+        )
+        outbox.add_all(
+            [
+                outbox.build(
+                    OutboxEmail.Kind.NOTIFICATION,
+                    f"notification:{message.pk}:{row.pk}",
+                    recipient=", ".join(addresses),
+                    participant=row.pk,
+                    message=message.pk,
+                )
+                for row, addresses in owed.items()
+            ]
         )
         Participant.objects.filter(pk__in=[row.pk for row in owed]).update(notified_at=now)
         return owed
@@ -196,56 +202,32 @@ def _addresses(row, message):
 
 
 def send_pending(max_attempts=None):
-    """Retry unsent notifications that failed fewer than ``max_attempts`` times (the
-    ``messenger_send_pending_notifications`` command). Returns how many were sent;
-    raises :class:`DeliveryFailed` if the mail server still refuses some."""
-    if max_attempts is None:
-        max_attempts = get_setting("NOTIFICATION_MAX_ATTEMPTS")
-    ids = Notification.objects.filter(sent_at__isnull=True, attempts__lt=max_attempts).order_by(
-        "pk"
+    """The sweeper (the ``messenger_send_pending_notifications`` command): send every
+    email of the outbox that is due, whatever its kind: refused earlier and due again,
+    or left leased by a worker that was killed. Returns how many were sent; raises
+    :class:`DeliveryFailed` if the mail server still refuses some."""
+    return outbox.send_due(max_attempts)
+
+
+def render_notification(row):
+    """The notification email of the outbox row ``row``, or ``None`` when it is not owed
+    any more (the message was hidden or removed, the recipient muted or left)."""
+    participant = (
+        Participant.objects.select_related("user", "group")
+        .filter(pk=row.params.get("participant"))
+        .first()
     )
-    return _send_rows(ids.values_list("pk", flat=True)).check()
-
-
-def _send_rows(ids):
-    outcome = Outcome()
-    for pk in list(ids):
-        _send_one(pk, outcome)
-    return outcome
-
-
-def _send_one(pk, outcome):
-    with transaction.atomic():
-        # Locked: a second worker skips the row instead of sending it again (where the
-        # database cannot skip, it waits, then finds the row sent).
-        row = locks.locked(
-            Notification.objects.filter(pk=pk, sent_at__isnull=True), skip_locked=True
-        ).first()
-        if row is None:
-            return
-        participant = Participant.objects.select_related("user", "group").get(pk=row.participant_id)
-        message = Message.objects.select_related("thread__site", "thread__listing", "sender").get(
-            pk=row.message_id
-        )
-        addresses = _addresses(participant, message)
-        if message.state != Message.State.VISIBLE or participant.muted or not addresses:
-            row.delete()  # hidden, removed or muted since: nothing is owed any more
-            return
-        row.attempts += 1
-        try:
-            # A savepoint: a failed attempt leaves no private link behind.
-            with transaction.atomic():
-                build_message_email(participant, message, addresses).send()
-        except OSError as error:  # smtplib.SMTPException and socket errors
-            row.last_error = f"{type(error).__name__}: {error}"[:2000]
-            row.save(update_fields=["attempts", "last_error"])
-            logger.warning("Notification %s not sent (attempt %s): %s", pk, row.attempts, error)
-            outcome.failed.append(f"#{pk} {row.last_error}")
-            return
-        row.sent_at = timezone.now()
-        row.last_error = ""
-        row.save(update_fields=["attempts", "sent_at", "last_error"])
-        outcome.sent += 1
+    message = (
+        Message.objects.select_related("thread__site", "thread__listing", "sender")
+        .filter(pk=row.params.get("message"))
+        .first()
+    )
+    if participant is None or message is None:
+        return None
+    addresses = _addresses(participant, message)
+    if message.state != Message.State.VISIBLE or participant.muted or not addresses:
+        return None
+    return build_message_email(participant, message, addresses, row=row)
 
 
 # -- the email ----------------------------------------------------------------------------
@@ -255,14 +237,15 @@ def preview(body):
     return Truncator(" ".join(body.split())).chars(get_setting("PREVIEW_LENGTH"))
 
 
-def build_message_email(participant, message, addresses):
-    """The email telling ``participant`` about ``message`` (not sent)."""
+def build_message_email(participant, message, addresses, row=None):
+    """The email telling ``participant`` about ``message`` (not sent); a guest's link is
+    the one of the outbox ``row`` (the same on every attempt)."""
     thread = message.thread
     site = thread.site
     conf = for_site(site)
     if participant.kind == Kind.GUEST:
         # Guests have no login: the button is a fresh private link to this thread.
-        thread_url = guests.issue_link(participant.email, thread=thread, site=site)
+        thread_url = guests.issue_link(participant.email, thread=thread, site=site, row=row)
     else:
         thread_url = absolute_url(thread.get_absolute_url(), site)
     mute_url = absolute_url(
@@ -317,20 +300,58 @@ def moderators_to_alert():
 
 def send_moderator_alert(event, message_id):
     """Tell moderators who opted in that a message was ``"held"`` as spam or
-    ``"reported"``. One email per moderator; returns how many were sent.
+    ``"reported"``: one outbox email per moderator, event and message (a retried task,
+    or a second report of the message, alerts nobody twice). Returns how many were
+    sent; raises :class:`DeliveryFailed` if the mail server refused some (the sweeper
+    retries them)."""
+    if event not in {"held", "reported"} or not Message.objects.filter(pk=message_id).exists():
+        return 0
+    prefix = f"moderator_alert:{event}:{message_id}:"
+    outbox.add_all(
+        [
+            outbox.build(
+                OutboxEmail.Kind.MODERATOR_ALERT,
+                f"{prefix}{user.pk}",
+                recipient=user.email,
+                event=event,
+                message=message_id,
+                user=user.pk,
+            )
+            for user in moderators_to_alert()
+        ]
+    )
+    pending = OutboxEmail.objects.filter(
+        dedup_key__startswith=prefix, state=OutboxEmail.State.PENDING
+    )
+    return outbox.send_rows(pending.order_by("pk")).check()
 
-    Not deduplicated like participants' emails: a retried task may alert twice, which
-    errs on the side of moderators knowing."""
-    message = Message.objects.select_related("thread__site", "sender").filter(pk=message_id).first()
-    if message is None or event not in {"held", "reported"}:
-        return 0
-    moderators = moderators_to_alert()
-    if not moderators:
-        return 0
+
+def render_moderator_alert(row):
+    """The alert of the outbox row ``row``, or ``None`` if the message is gone or the
+    moderator no longer wants alerts (or is no moderator any more)."""
+    message = (
+        Message.objects.select_related("thread__site", "sender")
+        .filter(pk=row.params.get("message"))
+        .first()
+    )
+    user = (
+        get_user_model()
+        .objects.filter(
+            pk=row.params.get("user"),
+            is_active=True,
+            pk__in=ContactPreference.objects.filter(moderation_alerts=True).values("user_id"),
+        )
+        .exclude(email="")
+        .first()
+    )
+    if message is None or user is None or not user.has_perm(MODERATE_PERMISSION):
+        return None
+    event = row.params.get("event")
     thread = message.thread
     site = thread.site
     context = {
         "event": event,
+        "recipient": user,
         "sender_name": clean_header(message.sender.display_name),
         "thread_title": clean_header(thread.title),
         "preview": preview(message.body) if for_site(site).email_previews else "",
@@ -342,8 +363,4 @@ def send_moderator_alert(event, message_id):
         "thread_url": absolute_url(thread.get_absolute_url(), site),
         "site_name": clean_header(site.site_name or site.hostname) if site else "",
     }
-    sent = 0
-    for user in moderators:
-        render_mail("moderator_alert", {**context, "recipient": user}, to=user.email).send()
-        sent += 1
-    return sent
+    return render_mail("moderator_alert", context, to=user.email)

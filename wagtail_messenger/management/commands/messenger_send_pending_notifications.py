@@ -1,8 +1,15 @@
-"""Retry notification emails the mail server refused.
+"""The outbox's sweeper: send every email that is due.
 
-Run it from cron every few minutes next to the task worker, for example::
+That is an email the mail server refused earlier whose next attempt has come (backoff
+``WAGTAILMESSENGER_EMAIL_RETRY_DELAY``, doubled per attempt), or one a killed worker was
+sending once its lease (``WAGTAILMESSENGER_EMAIL_LEASE``) has expired; and email tasks a
+killed ``db_worker`` left RUNNING are queued again. Whatever its kind: notifications,
+guest links, invitations, moderation alerts. Run it from cron every minute or two next
+to the task worker::
 
-    */5 * * * * cd /srv/site && ./manage.py messenger_send_pending_notifications
+    * * * * * cd /srv/site && ./manage.py messenger_send_pending_notifications
+
+``messenger_send_outbox`` is the same command under a name that says what it does.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,8 +20,8 @@ from ...services import mailer
 
 class Command(BaseCommand):
     help = (
-        "Send notification emails that failed earlier (fewer than "
-        "WAGTAILMESSENGER_NOTIFICATION_MAX_ATTEMPTS attempts so far)."
+        "Send the emails of the outbox that are due (refused earlier, or left by a "
+        "killed worker), up to WAGTAILMESSENGER_NOTIFICATION_MAX_ATTEMPTS attempts each."
     )
 
     def add_arguments(self, parser):
@@ -32,4 +39,4 @@ class Command(BaseCommand):
             sent = mailer.send_pending(max_attempts)
         except mailer.DeliveryFailed as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"Sent {sent} pending notification email(s).")
+        self.stdout.write(f"Sent {sent} pending email(s).")
