@@ -216,11 +216,11 @@ def check_emails(recorder, received, messages, people):
       (the recount of :func:`check_counters`) must have been emailed about a message
       sent after their ``last_read_at``: the first such message found them either never
       emailed or emailed before that read, or an email about a later one was claimed;
-    - **no flood**: between two emails to one participant about one thread there must be
-      a request of theirs that could have marked it read (thread page, a poll that
-      brought messages, a message of their own) ending after the first email's message
-      was sent and starting before the second email arrived; none at all means a second
-      email in one round.
+    - **no flood** (when the site's mode is "no flood"): between two emails to one
+      participant about one thread there must be a request of theirs that could have
+      marked it read (thread page, a poll that brought messages, a message of their
+      own) ending after the first email's message was sent and starting before the
+      second email arrived; none at all means a second email in one round.
 
     Emails are matched to recipients by their one-click mute link (a signed participant
     id), to messages by the token in their preview, and are also counted by
@@ -228,7 +228,7 @@ def check_emails(recorder, received, messages, people):
     """
     from django.core import signing
 
-    from wagtail_messenger.models import Notification
+    from wagtail_messenger.models import MessengerSettings, Notification
     from wagtail_messenger.services.notifications import MUTE_SALT
 
     by_token = {m["token"]: m for m in messages if m["token"]}
@@ -307,7 +307,9 @@ def check_emails(recorder, received, messages, people):
             at = message["created_at"].timestamp()
             reads[actor_of(person), message["thread_id"]].append((at, at))
     floods = []
-    for participant, mails in emailed.items():
+    modes = set(MessengerSettings.objects.values_list("notification_mode", flat=True))
+    round_rule = modes <= {MessengerSettings.NotificationMode.ROUND}  # the default
+    for participant, mails in emailed.items() if round_rule else ():
         person = people[participant]
         mails.sort(key=lambda pair: pair[0])
         spans = reads[actor_of(person), person["thread_id"]]
@@ -349,6 +351,7 @@ def check_emails(recorder, received, messages, people):
         "duplicate_message_ids": duplicated_ids,
         "same_message_twice": same_message_twice,
         "second_email_in_a_round": len(floods),
+        "round_rule_checked": round_rule,
         "guest_link_twice": link_twice,
         "guest_link_unasked": len(link_unasked),
         "wrong_recipient": len(wrong_recipient),

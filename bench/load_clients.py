@@ -11,7 +11,8 @@ sink has received it.
 - :class:`Poller`: a signed-in user with one thread open, polling it the way
   ``thread.js`` does (``?after=<cursor>``; a message whose id is already on the page is
   not added again; the cursor is the largest of its own value, the ids it added and the
-  answer's ``cursor``).
+  answer's ``cursor``), and now and then replying from the page as ``thread.js`` does
+  (``fetch``; the answer's message is added by the same rule, its key used next).
 - :class:`Replier`: a signed-in seller answering threads from their inbox, half as plain
   form posts (302), half as ``fetch`` posts (JSON), with the form's idempotency key;
   some submits are sent twice (a double click: at once, or one after the other).
@@ -389,11 +390,13 @@ class Replier(UserClient):
 
 class Poller(UserClient):
     kind = "poller"
+    CHAT = 0.15  # the share of steps that reply from the open page instead of polling
 
     def __init__(self, ctx, tag, username, thread_id):
         super().__init__(ctx, tag, username)
         self.thread_id = thread_id
         self.log = None
+        self.csrf = self.key = None
 
     async def start(self):
         await super().start()
@@ -403,9 +406,35 @@ class Poller(UserClient):
         shown = {int(i) for i in MESSAGE_ID_RE.findall(page)}
         self.log = PollLog(self.actor, self.thread_id, shown, config["cursor"] or 0, set(shown))
         self.rec.polls.append(self.log)
+        self.csrf, self.key = _form_fields(page)
 
     async def step(self):
-        await self.poll()
+        if self.random.random() < self.CHAT and self.key:
+            await self.chat()
+        else:
+            await self.poll()
+
+    def add(self, messages):
+        """What ``thread.js`` does with messages from a poll or a reply: skip an id the
+        page already shows, else add it and move the cursor up to it."""
+        log = self.log
+        for message in messages:
+            if message["id"] in log.seen:
+                log.redelivered += 1
+                continue
+            log.seen.add(message["id"])
+            log.cursor = max(log.cursor, message["id"])
+
+    async def chat(self):
+        """A reply from the open page (``fetch``, JSON): the page adds the answer's
+        message as it adds polled ones, and takes the answer's fresh key."""
+        fields = {"csrfmiddlewaretoken": self.csrf, "key": self.key}
+        url = f"/messages/{self.thread_id}/"
+        answer = await self.submit(
+            "reply_json", url, fields, self.thread_id, headers=JSON_HEADERS, expect=(200,)
+        )
+        self.add(answer.get("messages") or [])
+        self.key = answer.get("key") or None
 
     async def poll(self, kind="poll"):
         log = self.log
@@ -421,12 +450,7 @@ class Poller(UserClient):
         if response.status_code == 204:
             return
         data = response.json()
-        for message in data["messages"]:
-            if message["id"] in log.seen:
-                log.redelivered += 1
-                continue
-            log.seen.add(message["id"])
-            log.cursor = max(log.cursor, message["id"])
+        self.add(data["messages"])
         log.cursor = max(log.cursor, data.get("cursor") or 0)
         if data["messages"]:
             self.rec.read(self.actor, self.thread_id, start, end)
