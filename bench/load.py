@@ -526,7 +526,7 @@ def to_markdown(report):
     emails, polls = report["emails"], report["polls"]
     mix = ", ".join(f"{n} {kind}s" for kind, n in run["mix"].items())
     lines = [
-        f"### Load test, {run['when']}",
+        f"#### Load test, {run['when']}",
         "",
         f"`python bench/load.py --clients {run['clients']} --seconds {run['seconds']:g} "
         f"--pause {run['pause'][0]:g}-{run['pause'][1]:g}`: {mix}; gunicorn with "
