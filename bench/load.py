@@ -75,6 +75,9 @@ def parse_args(argv):
         "--pause", default="0.5-1", help="seconds between a client's requests, MIN-MAX"
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--task-workers", type=int, default=1, help="django-tasks-db workers (db_worker)"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument(
@@ -157,6 +160,7 @@ class LoadRun:
         self.prefix = f"wm-load-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.smtp_port = free_port()
+        self.task_workers = [f"worker{i}" for i in range(args.task_workers)]
 
     # -- the parts ---------------------------------------------------------------------
 
@@ -228,8 +232,9 @@ class LoadRun:
         quiet_since, seen = None, -1
         try:
             while time.time() < until:
-                if self.processes["worker"][0].poll() is not None:
-                    raise RuntimeError("the worker stopped:\n" + self.log_tail("worker"))
+                for name in self.task_workers:
+                    if self.processes[name][0].poll() is not None:
+                        raise RuntimeError(f"{name} stopped:\n" + self.log_tail(name))
                 pending = DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
                 count = self.sink.count()
                 if pending or count != seen:
@@ -268,9 +273,12 @@ class LoadRun:
 
         self.sink.start(self.smtp_port)
         manage = [sys.executable, str(ROOT / "sandbox" / "manage.py")]
-        self.start_process(
-            "worker", [*manage, "db_worker", "--interval", "0.1", "--no-startup-delay"]
-        )
+        for name in self.task_workers:
+            self.start_process(
+                name,
+                [*manage, "db_worker", "--interval", "0.1", "--no-startup-delay"]
+                + ["--worker-id", name],
+            )
         self.start_process(
             "gunicorn",
             [
@@ -392,7 +400,7 @@ class LoadRun:
         )
         connections.close_all()
         tracebacks = {}
-        for name in ("gunicorn", "worker"):
+        for name in ("gunicorn", *self.task_workers):
             path = self.tmp / f"{name}.log"
             text = path.read_text(errors="replace") if path.exists() else ""
             tracebacks[name] = text.count("Traceback")
@@ -419,6 +427,7 @@ class LoadRun:
             "seconds": self.args.seconds,
             "pause": self.args.pause,
             "workers": self.args.workers,
+            "task_workers": self.args.task_workers,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "django": django.get_version(),
@@ -529,9 +538,11 @@ def to_markdown(report):
         f"#### Load test, {run['when']}",
         "",
         f"`python bench/load.py --clients {run['clients']} --seconds {run['seconds']:g} "
-        f"--pause {run['pause'][0]:g}-{run['pause'][1]:g}`: {mix}; gunicorn with "
+        f"--pause {run['pause'][0]:g}-{run['pause'][1]:g} --workers {run['workers']} "
+        f"--task-workers {run['task_workers']}`: {mix}; gunicorn with "
         f"{run['workers']} sync workers, PostgreSQL {run['postgres']}, Redis (cache and "
-        f"rate limits), one django-tasks-db worker, an aiosmtpd sink; {run['cpus']} CPUs, "
+        f"rate limits), {run['task_workers']} django-tasks-db worker(s), an aiosmtpd sink; "
+        f"{run['cpus']} CPUs, "
         f"Python {run['python']}, Django {run['django']}, Wagtail {run['wagtail']}; "
         f"{run['seeded_threads']} seeded threads.",
         "",
@@ -582,8 +593,9 @@ def to_markdown(report):
         f"{emails['guest_link_twice']}); not in the ledger {emails['not_in_ledger']}, "
         f"wrong recipient {emails['wrong_recipient']}.",
         f"- Polls: {polls['pollers']} pollers, {polls['polls']} polls, "
-        f"{polls['expected']} messages to show, missed {polls['missed']} "
-        f"({polls['redelivered']} already on the page, not added twice).",
+        f"{polls['expected']} messages to show, missed {polls['missed']}"
+        + (f" ({_pairs(polls['missed_because'])})" if polls["missed_because"] else "")
+        + f"; {polls['redelivered']} already on the page, not added twice.",
         f"- Guest links reached the sink {wait['p50']} s after the submit (median, "
         f"max {wait['max']} s, {wait['count']} guests). Tasks failed: "
         f"{report['tasks_failed']}; tracebacks in the logs: {_pairs(report['tracebacks'])}.",

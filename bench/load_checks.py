@@ -220,7 +220,9 @@ def check_emails(recorder, received, messages, people):
       participant about one thread there must be a request of theirs that could have
       marked it read (thread page, a poll that brought messages, a message of their
       own) ending after the first email's message was sent and starting before the
-      second email arrived; none at all means a second email in one round.
+      second email arrived; none at all means a second email in one round. The two are
+      taken in the order the ledger says they were claimed (several task workers may
+      deliver them in another order), else in the order they arrived.
 
     Emails are matched to recipients by their one-click mute link (a signed participant
     id), to messages by the token in their preview, and are also counted by
@@ -267,7 +269,9 @@ def check_emails(recorder, received, messages, people):
     same_message_twice = sum(len(v) - 1 for v in notifications.values() if len(v) > 1)
 
     ledger = list(
-        Notification.objects.values("participant_id", "message_id", "sent_at", "last_error")
+        Notification.objects.values(
+            "participant_id", "message_id", "sent_at", "last_error", "created_at"
+        )
     )
     ledger_sent = {(n["participant_id"], n["message_id"]) for n in ledger if n["sent_at"]}
     ledger_unsent = [n for n in ledger if not n["sent_at"]]
@@ -275,10 +279,13 @@ def check_emails(recorder, received, messages, people):
     not_in_ledger = set(notifications) - ledger_sent
 
     # Nothing owed went unclaimed.
-    emailed = defaultdict(list)  # participant -> [(arrival, message)]
+    claimed = {(n["participant_id"], n["message_id"]): n["created_at"] for n in ledger}
+    emailed = defaultdict(list)  # participant -> [(claimed or arrived, arrival, message)]
     for (participant, message_pk), mails in notifications.items():
+        at = claimed.get((participant, message_pk))
         for mail in mails:
-            emailed[participant].append((mail.at, by_pk[message_pk]))
+            order = at.timestamp() if at is not None else mail.at
+            emailed[participant].append((order, mail.at, by_pk[message_pk]))
     unclaimed = []
     for person in people.values():
         if person["kind"] not in ("user", "guest"):
@@ -293,7 +300,7 @@ def check_emails(recorder, received, messages, people):
             and (read_at is None or m["created_at"] > read_at)
         ]
         if unread and not any(
-            read_at is None or m["created_at"] > read_at for _at, m in emailed[person["pk"]]
+            read_at is None or m["created_at"] > read_at for *_at, m in emailed[person["pk"]]
         ):
             unclaimed.append(person["pk"])
 
@@ -311,9 +318,11 @@ def check_emails(recorder, received, messages, people):
     round_rule = modes <= {MessengerSettings.NotificationMode.ROUND}  # the default
     for participant, mails in emailed.items() if round_rule else ():
         person = people[participant]
-        mails.sort(key=lambda pair: pair[0])
+        # In the order they were claimed (with several task workers, emails may reach
+        # the sink in another order); the second one's arrival is after its claim.
+        mails.sort(key=lambda entry: entry[0])
         spans = reads[actor_of(person), person["thread_id"]]
-        for (_first_at, first), (second_at, second) in zip(mails, mails[1:], strict=False):
+        for (_o, _a, first), (_order, second_at, second) in zip(mails, mails[1:], strict=False):
             if first["pk"] == second["pk"]:
                 continue  # counted as the same message twice
             sent_at = first["created_at"].timestamp()
@@ -365,8 +374,9 @@ def check_polls(recorder, messages):
     for message in messages:
         if message["state"] == "visible":
             visible[message["thread_id"]].add(message["pk"])
+    created = {m["pk"]: m["created_at"].timestamp() for m in messages}
     expected = missed = unexpected = redelivered = 0
-    samples = []
+    samples, causes = [], Counter()
     for log in recorder.polls:
         oldest = min(log.page_ids, default=0)
         owed = {pk for pk in visible[log.thread_id] if pk >= oldest}
@@ -375,8 +385,10 @@ def check_polls(recorder, messages):
         missed += len(gone)
         unexpected += len(log.seen - visible[log.thread_id])
         redelivered += log.redelivered
-        if gone:
-            samples.append(f"{log.actor} thread {log.thread_id}: missed {sorted(gone)[:5]}")
+        for pk in sorted(gone):
+            cause, detail = skipped_by(log, pk, created.get(pk))
+            causes[cause.split(" (")[0]] += 1
+            samples.append(f"{log.actor} thread {log.thread_id}: missed {pk}: {cause}; {detail}")
     return {
         "pollers": len(recorder.polls),
         "polls": sum(log.polls for log in recorder.polls),
@@ -384,5 +396,21 @@ def check_polls(recorder, messages):
         "missed": missed,
         "unexpected": unexpected,
         "redelivered": redelivered,
+        "missed_because": dict(causes),
         "samples": samples[:10],
     }
+
+
+def skipped_by(log, pk, created_at):
+    """What moved the poller's cursor past message ``pk`` without showing it:
+    ``(cause, detail)``."""
+    for source, start, before, after, added, answer_cursor in log.moves:
+        if before < pk <= after:
+            when = "before" if created_at is not None and created_at < start else "after"
+            detail = f"cursor {before} -> {after}, added {added}, sent {when} the request"
+            if source == "own reply":
+                return "the page's own reply moved the cursor past it", detail
+            if any(i > pk for i in added):
+                return "a poll returned later messages without it", detail
+            return f"a poll's answer cursor ({answer_cursor}) jumped past it", detail
+    return "the cursor never passed it, yet the last poll did not return it", ""

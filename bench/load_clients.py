@@ -82,6 +82,9 @@ class PollLog:
     seen: set = field(default_factory=set)
     redelivered: int = 0  # messages a poll answered with that the page already showed
     polls: int = 0
+    # Each move of the cursor: (source, start, cursor before, cursor after, ids added,
+    # the answer's cursor), so that a missed message can be traced to what skipped it.
+    moves: list = field(default_factory=list)
 
 
 @dataclass
@@ -414,26 +417,33 @@ class Poller(UserClient):
         else:
             await self.poll()
 
-    def add(self, messages):
+    def add(self, messages, source, start, answer_cursor=None):
         """What ``thread.js`` does with messages from a poll or a reply: skip an id the
-        page already shows, else add it and move the cursor up to it."""
+        page already shows, else add it and move the cursor up to it (and, for a poll,
+        up to the answer's ``cursor``)."""
         log = self.log
+        before, added = log.cursor, []
         for message in messages:
             if message["id"] in log.seen:
                 log.redelivered += 1
                 continue
             log.seen.add(message["id"])
+            added.append(message["id"])
             log.cursor = max(log.cursor, message["id"])
+        log.cursor = max(log.cursor, answer_cursor or 0)
+        if log.cursor != before:
+            log.moves.append((source, start, before, log.cursor, added, answer_cursor))
 
     async def chat(self):
         """A reply from the open page (``fetch``, JSON): the page adds the answer's
         message as it adds polled ones, and takes the answer's fresh key."""
         fields = {"csrfmiddlewaretoken": self.csrf, "key": self.key}
         url = f"/messages/{self.thread_id}/"
+        start = time.time()
         answer = await self.submit(
             "reply_json", url, fields, self.thread_id, headers=JSON_HEADERS, expect=(200,)
         )
-        self.add(answer.get("messages") or [])
+        self.add(answer.get("messages") or [], "own reply", start)
         self.key = answer.get("key") or None
 
     async def poll(self, kind="poll"):
@@ -450,8 +460,7 @@ class Poller(UserClient):
         if response.status_code == 204:
             return
         data = response.json()
-        self.add(data["messages"])
-        log.cursor = max(log.cursor, data.get("cursor") or 0)
+        self.add(data["messages"], "poll", start, data.get("cursor"))
         if data["messages"]:
             self.rec.read(self.actor, self.thread_id, start, end)
 

@@ -164,3 +164,17 @@ def test_a_message_a_poller_never_got_is_missed(scene, seller, buyer):
     report = run_checks(recorder, sink())
     assert report["polls"]["expected"] == 2
     assert report["polls"]["missed"] == 1
+
+
+def test_a_missed_message_is_traced_to_what_moved_the_cursor(scene, seller, buyer):
+    thread, message, recorder = scene
+    log = PollLog(f"user:{buyer.username}", thread.pk, {message.pk}, message.pk)
+    log.seen = {message.pk}
+    recorder.polls.append(log)
+    later = conversations.post_message(
+        actor=Actor.for_user(seller), thread=thread, body="[seed t0 m1] Yes"
+    ).message
+    # The poll answered with no message but a cursor past the new one.
+    log.moves.append(("poll", time.time(), message.pk, later.pk, [], later.pk))
+    report = run_checks(recorder, sink())
+    assert report["polls"]["missed_because"] == {"a poll's answer cursor": 1}
