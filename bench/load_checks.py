@@ -407,7 +407,7 @@ def skipped_by(log, pk, created_at):
     for source, start, before, after, added, answer_cursor in log.moves:
         if before < pk <= after:
             when = "before" if created_at is not None and created_at < start else "after"
-            detail = f"cursor {before} -> {after}, added {added}, sent {when} the request"
+            detail = f"cursor {before} -> {after}, added {added}, sent {when} the request began"
             if source == "own reply":
                 return "the page's own reply moved the cursor past it", detail
             if any(i > pk for i in added):
