@@ -1,5 +1,8 @@
-"""A seeded marketplace-sized data set, written with bulk inserts through the plugin's
-own models (no service calls: building 200,000 messages one by one would take hours).
+"""Seed data for the benchmarks.
+
+:class:`DataSet` (``bench/run.py``) is a marketplace-sized data set, written with bulk
+inserts through the plugin's own models (no service calls: building 200,000 messages
+one by one would take hours):
 
 - 1,000 users;
 - one measured user with T threads of 10 messages each, grown in steps (100, 2,000,
@@ -7,6 +10,10 @@ own models (no service calls: building 200,000 messages one by one would take ho
 - one thread of 1,000 messages between the measured user and a seller;
 - filler threads between other users, so the messages table holds at least 100,000 rows
   whatever T is.
+
+:class:`Marketplace` (``bench/load.py``) is a small site built through the services, so
+that every counter starts equal to a recount: listings owned by sellers, and threads
+between the load's users.
 """
 
 import random
@@ -23,6 +30,29 @@ from wagtail_messenger.models import Message, Participant, Thread
 BATCH = 2000
 MESSAGES_PER_THREAD = 10
 FILLER_MESSAGES = 100_000
+PASSWORD = "bench"  # every seeded user's
+
+
+def create_users(usernames, password=PASSWORD):
+    """Users named ``usernames`` (email ``<name>@example.com``), in one bulk insert;
+    returns them in that order."""
+    User = get_user_model()
+    hashed = make_password(password)
+    with transaction.atomic():
+        User.objects.bulk_create(
+            [
+                User(
+                    username=name,
+                    email=f"{name}@example.com",
+                    first_name=name.capitalize(),
+                    password=hashed,
+                )
+                for name in usernames
+            ],
+            batch_size=BATCH,
+        )
+    by_name = User.objects.in_bulk(list(usernames), field_name="username")
+    return [by_name[name] for name in usernames]
 
 
 class DataSet:
@@ -41,22 +71,8 @@ class DataSet:
         from wagtail.models import Site
 
         self.site = Site.objects.filter(is_default_site=True).first()
-        User = get_user_model()
-        password = make_password("bench")
-        with transaction.atomic():
-            User.objects.bulk_create(
-                [
-                    User(
-                        username=f"user{i:04d}",
-                        email=f"user{i:04d}@example.com",
-                        first_name=f"User{i}",
-                        password=password,
-                    )
-                    for i in range(user_count)
-                ],
-                batch_size=BATCH,
-            )
-        self.users = list(User.objects.order_by("pk"))
+        create_users([f"user{i:04d}" for i in range(user_count)])
+        self.users = list(get_user_model().objects.order_by("pk"))
         self.me = self.users[0]
         with transaction.atomic():
             self.big_thread = self._threads([(self.me, self.users[1])], 1000, offset=0)[0]
@@ -141,3 +157,93 @@ class DataSet:
             last_message_id=Subquery(latest)
         )
         return threads
+
+
+class Marketplace:
+    """The load test's site, written through the services (``start_thread``,
+    ``post_message``) so that every counter, notification and task is what the app makes.
+
+    - a home page, a listing index, and one listing per seller (the seller owns it);
+    - for each ``(buyer, seller, messages)`` of ``threads``: a thread about the seller's
+      listing with ``messages`` messages, the buyer first, then in turns; each body
+      starts with a token ``[seed t<i> m<j>]``, as the load's own messages start with
+      theirs, so that an email's preview names the message it is about;
+    - the site's settings: the Site record at ``hostname:port`` (emailed links), the
+      guest rate limits raised far above what the load sends (every simulated guest
+      comes from 127.0.0.1), everything else at its default (notifications "no flood").
+    """
+
+    GUEST_LIMIT = 30000  # the fields are small integers
+
+    def __init__(self, hostname="127.0.0.1", port=80):
+        self.hostname, self.port = hostname, port
+        self.site = None
+        self.listings = {}  # seller username -> listing page
+
+    def build(self, sellers, threads):
+        self._pages(sellers)
+        self.configure()
+        made = []
+        for index, (buyer, seller, count) in enumerate(threads):
+            made.append(self._thread(index, buyer, seller, count))
+        return made
+
+    def _pages(self, sellers):
+        from wagtail.models import Page, Site
+
+        from sandbox.marketplace.models import HomePage, ListingIndexPage, ListingPage
+
+        root = Page.get_first_root_node()
+        home = root.add_child(instance=HomePage(title="Load Marketplace", slug="load-market"))
+        site = Site.objects.filter(is_default_site=True).first()
+        old_root = site.root_page if site else None
+        if site is None:
+            site = Site(is_default_site=True)
+        site.hostname, site.port, site.root_page = self.hostname, self.port, home
+        site.site_name = "Load Marketplace"
+        site.save()
+        if old_root is not None and old_root.specific_class is Page:
+            old_root.delete()
+        index = home.add_child(instance=ListingIndexPage(title="Listings", slug="listings"))
+        for seller in sellers:
+            self.listings[seller.username] = index.add_child(
+                instance=ListingPage(
+                    title=f"Bike of {seller.first_name}",
+                    slug=f"bike-{seller.username}",
+                    price="100.00",
+                    location="Lyon",
+                    owner=seller,
+                )
+            )
+        self.site = site
+
+    def configure(self):
+        from wagtail_messenger.models import MessengerSettings
+
+        conf = MessengerSettings.for_site(self.site)
+        conf.guest_messages_per_hour = self.GUEST_LIMIT
+        conf.guest_threads_per_day = self.GUEST_LIMIT
+        conf.save()
+
+    def _thread(self, index, buyer, seller, count):
+        from wagtail_messenger.actors import Actor
+        from wagtail_messenger.services import conversations
+        from wagtail_messenger.services.parties import Party
+
+        listing = self.listings[seller.username]
+        posted = conversations.start_thread(
+            sender=Party.for_user(buyer),
+            recipient=Party.for_user(seller),
+            listing=listing,
+            site=self.site,
+            body=f"[seed t{index} m0] Hello, is the bike still for sale?",
+        )
+        thread = posted.thread
+        for j in range(1, count):
+            author = seller if j % 2 else buyer
+            conversations.post_message(
+                actor=Actor.for_user(author),
+                thread=thread,
+                body=f"[seed t{index} m{j}] Message {j} about the bike: when can we meet?",
+            )
+        return thread

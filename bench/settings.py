@@ -21,13 +21,15 @@ if os.environ.get("BENCH_REDIS_URL"):  # bench/run.py --redis
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["BENCH_REDIS_URL"],
-            "KEY_PREFIX": f"wm-bench-{os.getpid()}",  # nothing left from an earlier run
+            # Nothing left from an earlier run; bench/load.py gives all the processes
+            # of one run (web workers, task worker) the same prefix.
+            "KEY_PREFIX": os.environ.get("BENCH_CACHE_PREFIX") or f"wm-bench-{os.getpid()}",
         }
     }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
 INSTALLED_APPS = [*INSTALLED_APPS]
 SILENCED_SYSTEM_CHECKS = ["wagtail_messenger.W001"]
-PRIVATE = tempfile.mkdtemp(prefix="messenger-bench-")
+PRIVATE = os.environ.get("BENCH_PRIVATE") or tempfile.mkdtemp(prefix="messenger-bench-")
 WAGTAILMESSENGER_PRIVATE_MEDIA_ROOT = PRIVATE
 
 _url = os.environ.get("BENCH_DATABASE_URL", "")
