@@ -104,7 +104,8 @@ def message_markup(rows, participant, conf):
     """The markup of prepared messages (:func:`prepare_messages`), one per message, from
     ``includes/message.html`` through the fragment cache. What the page shares goes in
     the context (and so in the cache key): whether the reader can act, whether authors
-    may remove their messages, the shared form's id."""
+    may remove their messages, the shared form's id, the site's contact-details mode
+    (the recipient's warning in "warn" mode)."""
     context = {
         "can_act": participant is not None,
         "remove_allowed": conf.users_may_remove_messages,
