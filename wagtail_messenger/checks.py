@@ -1,5 +1,7 @@
 """System checks (``manage.py check``), each with a stable id and a hint."""
 
+import re
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
@@ -65,6 +67,67 @@ def check_ratelimit_cache(app_configs, **kwargs):
             )
         ]
     return []
+
+
+HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+
+@register(Tags.security)
+def check_trusted_proxies(app_configs, **kwargs):
+    """The client-IP settings of services/ratelimit.py client_ip (E006, E007, W002)."""
+    problems = []
+    count = get_setting("TRUSTED_PROXY_COUNT")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 20:
+        problems.append(
+            Error(
+                f"WAGTAILMESSENGER_TRUSTED_PROXY_COUNT is {count!r}; it must be a whole "
+                "number from 0 to 20.",
+                hint="The number of proxies in front of the site that append to "
+                "X-Forwarded-For (1 for one load balancer), or 0 for none.",
+                id="wagtail_messenger.E006",
+            )
+        )
+    header = get_setting("TRUSTED_CLIENT_IP_HEADER")
+    if header is not None and (not isinstance(header, str) or not HEADER_RE.match(header)):
+        problems.append(
+            Error(
+                f"WAGTAILMESSENGER_TRUSTED_CLIENT_IP_HEADER is {header!r}, which is not an "
+                "HTTP header name.",
+                hint='The header as the proxy sends it, e.g. "CF-Connecting-IP" or '
+                '"X-Real-IP" (not "HTTP_X_REAL_IP"), or None.',
+                id="wagtail_messenger.E007",
+            )
+        )
+    elif isinstance(header, str) and header.lower() == "x-forwarded-for":
+        problems.append(
+            Warning(
+                "WAGTAILMESSENGER_TRUSTED_CLIENT_IP_HEADER is X-Forwarded-For, whose first "
+                "entry any client can write.",
+                hint="Set WAGTAILMESSENGER_TRUSTED_PROXY_COUNT instead: X-Forwarded-For is "
+                "then read from the right.",
+                id="wagtail_messenger.W002",
+            )
+        )
+    return problems
+
+
+@register(Tags.compatibility)
+def check_phone_region(app_configs, **kwargs):
+    import phonenumbers
+
+    region = get_setting("PHONE_REGION")
+    if region is None or (
+        isinstance(region, str) and region.upper() in phonenumbers.SUPPORTED_REGIONS
+    ):
+        return []
+    return [
+        Error(
+            f"WAGTAILMESSENGER_PHONE_REGION is {region!r}, which is not a region code.",
+            hint='A two-letter country code such as "FR" or "US", or None to derive it '
+            "from LANGUAGE_CODE.",
+            id="wagtail_messenger.E008",
+        )
+    ]
 
 
 # -- The plugin's pages in the site's theme (W030-W032) -----------------------------------

@@ -30,6 +30,20 @@ DEFAULTS = {
     "POLL_INTERVAL": 5,
     # Cache alias that holds rate-limit counters; must be shared by all processes.
     "RATELIMIT_CACHE": "default",
+    # The client's address behind proxies (services/ratelimit.py client_ip): how many
+    # proxies append to X-Forwarded-For (the client is that many entries from the
+    # right), or a header one trusted proxy sets to the client's address.
+    "TRUSTED_PROXY_COUNT": 0,
+    "TRUSTED_CLIENT_IP_HEADER": None,
+    # Guest forms (compose as a guest, "lost your link?", contact forms): a honeypot
+    # field and a signed timestamp; submits faster than FORM_MIN_SECONDS or older than
+    # FORM_MAX_AGE are refused (forms.GuestTrapMixin). False turns both off.
+    "FORM_TRAPS": True,
+    "FORM_MIN_SECONDS": 3,
+    "FORM_MAX_AGE": timedelta(days=1),
+    # Region for phone numbers written without a country code ("FR", "US"); None
+    # derives it from LANGUAGE_CODE ("en-us" -> "US", "fr" -> "FR"), see services/spam.py.
+    "PHONE_REGION": None,
     # Dotted path to the spam filter class (see services/spam.py).
     "SPAM_FILTER": "wagtail_messenger.services.spam.ScoringSpamFilter",
     # The URL a seller without an account is sent to for registering; None means the

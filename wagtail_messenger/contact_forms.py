@@ -25,11 +25,13 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.mail import send_mail as wagtail_send_mail
 
 from .actors import normalise_email
-from .exceptions import MessengerError
+from .exceptions import MessengerError, RateLimited
+from .forms import GuestTrapMixin
 from .models import Participant, Thread
-from .services import conversations, guests, invitations, listings
+from .services import conversations, guests, invitations, listings, ratelimit
 from .services.parties import Party
 from .services.settings import for_site
+from .views.limited import rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,16 @@ NOT_A_PERSON = ("company", "business", "organisation", "organization", "user", "
 EMAIL_FIELDS = ("email", "your_email", "email_address", "your_email_address", "e_mail", "mail")
 
 
+class ContactFormTraps(GuestTrapMixin):
+    """The guest traps on a Wagtail form, for anonymous visitors only (Wagtail passes
+    the visitor as ``user``)."""
+
+    def __init__(self, *args, **kwargs):
+        user = kwargs.get("user")
+        self.use_traps = not (user is not None and user.is_authenticated)
+        super().__init__(*args, **kwargs)
+
+
 def is_single_line(field):
     return isinstance(field, forms.CharField) and not isinstance(field.widget, forms.Textarea)
 
@@ -106,10 +118,52 @@ class MessengerFormMixin:
 
     # -- Wagtail's entry points ------------------------------------------------------------
 
+    def messenger_handles_forms(self):
+        conf = for_site(self.get_site())
+        return conf.enabled and conf.contact_forms_deliver_messages
+
+    def get_form_class(self):
+        """Wagtail's form class, with the guest traps (:class:`GuestTrapMixin`: a
+        honeypot and a signed timestamp) while the messenger delivers the submissions;
+        they are left out for signed-in visitors and never stored."""
+        form_class = super().get_form_class()
+        if not self.messenger_handles_forms():
+            return form_class
+        return type(form_class.__name__, (ContactFormTraps, form_class), {})
+
+    def serve(self, request, *args, **kwargs):
+        # Kept for process_form_submission (the rate limits count per IP address);
+        # a submission over a limit answers 429 with nothing stored or sent.
+        self._messenger_request = request
+        try:
+            return super().serve(request, *args, **kwargs)
+        except RateLimited as error:
+            return rate_limited(request, error)
+        finally:
+            self._messenger_request = None
+
+    def check_messenger_limits(self, form, conf):
+        """Raise :class:`RateLimited` when the sender is over their limit (a new
+        conversation), or when their address had its day's private links."""
+        request = getattr(self, "_messenger_request", None)
+        sender = self.get_messenger_sender(form)
+        if sender is None:
+            return
+        ratelimit.check_sender(
+            conf,
+            user=sender.user,
+            ip=ratelimit.client_ip(request),
+            email=sender.email,
+            new_thread=True,
+        )
+        if sender.kind == Participant.Kind.GUEST:
+            ratelimit.check_link_email(conf, sender.email)
+
     def process_form_submission(self, form):
         conf = for_site(self.get_site())
         if not (conf.enabled and conf.contact_forms_deliver_messages):
             return super().process_form_submission(form)
+        self.check_messenger_limits(form, conf)  # before anything is stored
         # Wagtail stores the FormSubmission first (the whole chain runs, so other mixins
         # keep working); send_mail() stands down meanwhile; then the threads are started.
         self._messenger_delivering = True

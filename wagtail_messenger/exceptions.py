@@ -36,7 +36,19 @@ class InvalidMessage(MessengerError):
 
 
 class RateLimited(MessengerError):
+    """Over a rate limit; ``retry_after`` is the number of seconds until it may work."""
+
     default_message = _("Too many messages in a short time. Please wait a little and try again.")
+
+    def __init__(self, message=None, retry_after=60):
+        super().__init__(message)
+        self.retry_after = int(retry_after)
+
+
+class FormTrapped(MessengerError):
+    """A guest form was sent too fast, too late, or with its honeypot filled in."""
+
+    default_message = _("Your message could not be sent. Please try again.")
 
 
 class MessengerDisabled(MessengerError):

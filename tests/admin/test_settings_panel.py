@@ -194,3 +194,27 @@ def test_no_user_object_or_password_hash_in_the_cached_settings(site, conf, make
     assert all(isinstance(v, str | int | float | bool | type(None)) for v in entry.values())
     assert staff.password.encode() not in pickle.dumps(entry)
     assert for_site(site).fallback_user == staff  # loads when asked for
+
+
+def test_the_limits_are_in_the_panel_and_saved(site, editor, login):
+    client = login(editor)
+    page = client.get(edit_url(site)).content.decode()
+    for heading in ("Limits for guests", "Limits for accounts"):
+        assert heading in page
+    for name in (
+        "account_messages_per_minute",
+        "account_threads_per_day",
+        "new_account_days",
+        "new_account_messages_per_minute",
+        "new_account_threads_per_day",
+        "guest_link_emails_per_day",
+    ):
+        assert f'name="{name}"' in page
+    conf = MessengerSettings.for_site(site)
+    response = client.post(
+        edit_url(site), form_data(conf, account_messages_per_minute=7, new_account_days=14)
+    )
+    assert response.status_code == 302
+    saved = MessengerSettings.objects.get(site=site)
+    assert (saved.account_messages_per_minute, saved.new_account_days) == (7, 14)
+    assert for_site(site).account_messages_per_minute == 7

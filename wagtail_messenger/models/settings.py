@@ -154,7 +154,10 @@ class MessengerSettings(BaseSiteSetting):
         max_length=10,
         choices=ContactDetails.choices,
         default=ContactDetails.ALLOW,
-        help_text=_("Emails and phone numbers in messages, for sites that keep deals on-site."),
+        help_text=_(
+            "Emails and phone numbers in messages, for sites that keep deals on-site. "
+            '"Warn" shows the recipient a warning on the message.'
+        ),
     )
     guest_messages_per_hour = models.PositiveSmallIntegerField(
         _("guest messages per hour"),
@@ -165,6 +168,38 @@ class MessengerSettings(BaseSiteSetting):
         _("new guest conversations per day"),
         default=5,
         help_text=_("Per visitor (IP address and email). 0 means no limit."),
+    )
+
+    account_messages_per_minute = models.PositiveSmallIntegerField(
+        _("account messages per minute"),
+        default=20,
+        help_text=_(
+            "Per signed-in account; moderators and staff are not limited. 0 means no limit."
+        ),
+    )
+    account_threads_per_day = models.PositiveSmallIntegerField(
+        _("new account conversations per day"),
+        default=50,
+        help_text=_("Conversations a signed-in account may start per day. 0 means no limit."),
+    )
+    new_account_days = models.PositiveSmallIntegerField(
+        _("accounts are new for (days)"),
+        default=3,
+        help_text=_("Accounts younger than this have the lower limits below. 0: none are new."),
+    )
+    new_account_messages_per_minute = models.PositiveSmallIntegerField(
+        _("new account messages per minute"), default=6, help_text=_("0 means no limit.")
+    )
+    new_account_threads_per_day = models.PositiveSmallIntegerField(
+        _("new account conversations per day"), default=10, help_text=_("0 means no limit.")
+    )
+    guest_link_emails_per_day = models.PositiveSmallIntegerField(
+        _("private link emails per address per day"),
+        default=5,
+        help_text=_(
+            'Emails with a private link ("lost your link?", a guest\'s first message) sent '
+            "to one address per day, whatever the IP addresses asking. 0 means no limit."
+        ),
     )
 
     # Maintenance (0 = off)
@@ -225,8 +260,24 @@ class MessengerSettings(BaseSiteSetting):
                     FieldPanel("spam_threshold"),
                     FieldPanel("blocked_words"),
                     FieldPanel("contact_details"),
-                    FieldPanel("guest_messages_per_hour"),
-                    FieldPanel("guest_threads_per_day"),
+                    MultiFieldPanel(
+                        [
+                            FieldPanel("guest_messages_per_hour"),
+                            FieldPanel("guest_threads_per_day"),
+                            FieldPanel("guest_link_emails_per_day"),
+                        ],
+                        heading=_("Limits for guests"),
+                    ),
+                    MultiFieldPanel(
+                        [
+                            FieldPanel("account_messages_per_minute"),
+                            FieldPanel("account_threads_per_day"),
+                            FieldPanel("new_account_days"),
+                            FieldPanel("new_account_messages_per_minute"),
+                            FieldPanel("new_account_threads_per_day"),
+                        ],
+                        heading=_("Limits for accounts"),
+                    ),
                 ],
                 heading=_("Spam and safety"),
             ),

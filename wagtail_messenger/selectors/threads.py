@@ -12,7 +12,8 @@ from ..services import access
 #: What a page of messages never shows (left unread: the spam details are the largest).
 UNSHOWN_FIELDS = (
     *("data", "moderated_at", "moderated_by", "spam_score", "spam_reasons"),
-    *("contains_contact_details", "idempotency_key"),
+    # contains_contact_details is shown: the warning on a message (includes/message.html).
+    "idempotency_key",
 )
 
 

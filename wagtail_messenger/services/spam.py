@@ -36,10 +36,120 @@ from ..conf import get_setting
 
 URL_RE = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-# Seven or more digits, allowing spaces, dots, dashes, brackets and a leading +.
-PHONE_RE = re.compile(r"(?<!\w)\+?(?:[\s().-]*\d){7,}(?!\w)")
+
+# Written-out addresses: "bob [at] gmail [dot] com", "bob (at) gmail.com", "bob at gmail
+# dot com", "bob @ gmail . com". The loose forms need a common top-level domain at the
+# end, so "we meet at the station. Then" is prose, not an address.
+_OPEN, _CLOSE = r"[\[\(\{<]", r"[\]\)\}>]"
+_AT = rf"(?:\s*@\s*|\s*{_OPEN}\s*(?:at|@|arobase)\s*{_CLOSE}\s*|\s+(?:at|arobase)\s+)"
+_DOT = rf"(?:\s*\.\s*|\s*{_OPEN}\s*(?:dot|point|\.)\s*{_CLOSE}\s*|\s+(?:dot|point)\s+)"
+COMMON_TLDS = (
+    *("com", "net", "org", "info", "biz", "io", "co", "me", "eu", "uk", "us", "ca", "au"),
+    *("fr", "de", "es", "it", "nl", "be", "ch", "at", "pt", "pl", "se", "no", "dk", "fi"),
+    *("ie", "cz", "ru", "ua", "br", "mx", "in", "jp", "nz", "za", "edu", "gov", "email"),
+)
+OBFUSCATED_EMAIL_RE = re.compile(
+    rf"(?<![\w.+-])(?P<local>[\w.+-]+){_AT}(?:[\w-]+{_DOT})+(?:{'|'.join(COMMON_TLDS)})(?![\w-])",
+    re.IGNORECASE,
+)
+#: Words before a plain " at " that make it prose ("look at google.com", "I work at
+#: example.com"), not the start of an address.
+PROSE_BEFORE_AT = frozenset(
+    (
+        *("look", "looking", "looked", "work", "works", "worked", "working", "me", "us"),
+        *("it", "is", "are", "was", "be", "meet", "available", "sold", "bought", "listed"),
+        *("found", "here", "there", "online", "posted", "seen", "arrive", "arrived", "stay"),
+        *("them", "him", "her", "you", "home", "price", "priced", "advertised", "shop"),
+    )
+)
+# Three or more single letters, digits, dots or "@" with one space between ("b o b",
+# "0 6 1 2"):
+# joined before looking, so spacing a word out does not hide it.
+SPACED_RE = re.compile(r"(?<!\S)[\w.@] [\w.@](?: [\w.@])+(?!\S)")
 
 ALLOW, WARN, HOLD = "allow", "warn", "hold"
+
+#: A region for phone numbers written without a country code, when
+#: ``WAGTAILMESSENGER_PHONE_REGION`` is not set and ``LANGUAGE_CODE`` names no country:
+#: the country most of a language's speakers dial from.
+LANGUAGE_REGIONS = {
+    **{"en": "US", "sv": "SE", "da": "DK", "nb": "NO", "nn": "NO", "ja": "JP", "ko": "KR"},
+    **{"zh": "CN", "el": "GR", "cs": "CZ", "uk": "UA", "he": "IL", "et": "EE", "sl": "SI"},
+    **{"ca": "ES", "eu": "ES", "gl": "ES", "ga": "IE", "cy": "GB", "hi": "IN", "vi": "VN"},
+    **{"fa": "IR", "ar": "EG", "sr": "RS", "bs": "BA", "kk": "KZ", "ms": "MY", "sq": "AL"},
+}
+
+
+def phone_region():
+    """The region phone numbers without a country code are read in (``"FR"``):
+    ``WAGTAILMESSENGER_PHONE_REGION``, else the country of ``LANGUAGE_CODE`` ("en-gb" ->
+    "GB"), else its language's usual one ("fr" -> "FR", "en" -> "US"); ``None`` when none
+    fits, and then only numbers written with "+" and a country code are found."""
+    import phonenumbers
+    from django.conf import settings
+
+    region = get_setting("PHONE_REGION")
+    if region:
+        return str(region).upper()
+    language, _sep, country = (settings.LANGUAGE_CODE or "").replace("_", "-").partition("-")
+    for candidate in (country[:2], LANGUAGE_REGIONS.get(language.lower()), language):
+        if candidate and candidate.upper() in phonenumbers.SUPPORTED_REGIONS:
+            return candidate.upper()
+    return None
+
+
+def _unspaced(text):
+    return SPACED_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
+def find_emails(body):
+    """Email addresses in ``body``, plain or written out to slip past filters."""
+    found = [m.group(0) for m in EMAIL_RE.finditer(body)]
+    for text in dict.fromkeys((body, _unspaced(body))):
+        for match in OBFUSCATED_EMAIL_RE.finditer(text):
+            plain_at = "@" not in match.group(0) and not re.search(_OPEN, match.group(0))
+            local = match.group("local").lower()
+            if plain_at and local in PROSE_BEFORE_AT:
+                continue
+            found.append(match.group(0))
+    return list(dict.fromkeys(found))
+
+
+def find_phone_numbers(body, region=None):
+    """Phone numbers in ``body`` that are valid numbers for ``region`` (or written with
+    a country code), grouped as such numbers are written (``phonenumbers``' matcher,
+    ``Leniency.STRICT_GROUPING``): "06 12 34 56 78" in France, "+1 415 555 2671"
+    anywhere; a price ("1 250 000 euros"), a date ("2024-11-22") or an order number is
+    not one."""
+    import phonenumbers
+
+    region = phone_region() if region is None else region
+    found = []
+    for text in dict.fromkeys((body, _unspaced(body))):
+        matcher = phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.STRICT_GROUPING, max_tries=200
+        )
+        found.extend(match.raw_string for match in matcher)
+    return list(dict.fromkeys(found))
+
+
+def has_contact_details(body, region=None):
+    """Whether ``body`` holds an email address or a phone number (see
+    :func:`find_emails`, :func:`find_phone_numbers`)."""
+    return bool(find_emails(body) or find_phone_numbers(body, region))
+
+
+def held_notice(message, conf):
+    """What the sender of a held ``message`` is told right after sending: it waits for
+    a moderator, and why when the reason is the site's rule on contact details (the
+    spam filter's own reasons are not told, so nobody learns to write around them)."""
+    if message.contains_contact_details and conf.contact_details == HOLD:
+        return _(
+            "Your message waits for a moderator's review before it is delivered: it "
+            "contains contact details (an email address or a phone number). Keep "
+            "payments on the site."
+        )
+    return _("Your message waits for a moderator's review before it is delivered.")
 
 
 @dataclass
@@ -68,6 +178,7 @@ class BaseSpamFilter:
 
     def __init__(self, conf):
         self.conf = conf
+        self._contact_found = {}
 
     def score(self, *, sender, thread, body) -> Verdict:
         raise NotImplementedError("Spam filters implement score().")
@@ -77,7 +188,7 @@ class BaseSpamFilter:
             verdict = self.score(sender=sender, thread=thread, body=body)
         else:
             verdict = Verdict()
-        verdict.contains_contact_details = self.has_contact_details(body)
+        verdict.contains_contact_details = self.contact_details_in(body)
         if self.conf.spam_filter_enabled and verdict.score >= self.conf.spam_threshold:
             verdict.hold = True
         if verdict.contains_contact_details and self.conf.contact_details == HOLD:
@@ -86,9 +197,16 @@ class BaseSpamFilter:
                 verdict.reasons.append(_("contact details"))
         return verdict
 
+    def contact_details_in(self, body):
+        """:meth:`has_contact_details`, looked for once per text."""
+        if body not in self._contact_found:
+            self._contact_found[body] = self.has_contact_details(body)
+        return self._contact_found[body]
+
     @staticmethod
     def has_contact_details(body):
-        return bool(EMAIL_RE.search(body) or PHONE_RE.search(body))
+        """Override to find contact details otherwise (see :func:`has_contact_details`)."""
+        return has_contact_details(body)
 
 
 class ScoringSpamFilter(BaseSpamFilter):
@@ -137,7 +255,7 @@ class ScoringSpamFilter(BaseSpamFilter):
             )
         if sender.is_guest and self.is_bursting_new_guest(sender):
             verdict.add(self.BURST_POINTS, _("new guest writing in bursts"))
-        if self.conf.contact_details == WARN and self.has_contact_details(body):
+        if self.conf.contact_details == WARN and self.contact_details_in(body):
             verdict.add(self.CONTACT_POINTS, _("contact details"))
         return verdict
 

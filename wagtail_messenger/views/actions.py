@@ -18,10 +18,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ..actors import Actor
-from ..exceptions import MessengerError, NotAllowed
+from ..exceptions import MessengerError, NotAllowed, RateLimited
 from ..login import redirect_to_login
 from ..models import Message, Participant
-from ..services import access, participation, safety
+from ..services import access, participation, ratelimit, safety
+from ..services.settings import for_site_id
+from .limited import rate_limited
 
 #: The most thread ids one bulk request acts on.
 BULK_LIMIT = 500
@@ -228,13 +230,22 @@ def report_message(request, message_id):
     actor = acting(request)
     if actor is None:
         return login_required_response(request)
-    if _visible_message(actor, message_id) is None:
+    message = _visible_message(actor, message_id)
+    if message is None:
         return not_found(request)
     # The thread page's report boxes belong to its one shared form (which carries the
     # CSRF token, so the cached message markup need not): each is named after its message.
     reason = request.POST.get(f"reason-{message_id}") or request.POST.get("reason", "")
     try:
+        ratelimit.check_report(
+            for_site_id(message.thread.site_id),
+            user=actor.user,
+            ip=ratelimit.client_ip(request),
+            email=actor.guest_email,
+        )
         participation.report_message(actor, message_id, reason)
+    except RateLimited as error:
+        return rate_limited(request, error, json=wants_json(request))
     except MessengerError as error:
         return failed(request, error, status=403)
     return succeeded(

@@ -15,14 +15,16 @@ from django.views.decorators.cache import never_cache
 from wagtail.models import Page
 
 from ..actors import Actor
-from ..exceptions import MessengerError
+from ..exceptions import MessengerError, RateLimited
 from ..forms import ComposeForm
 from ..frontend import render
 from ..login import redirect_to_login
-from ..models import Participant
+from ..models import Message, Participant
 from ..services import attachments, conversations, guests, listings, ratelimit
 from ..services.parties import Party
 from ..services.settings import for_site
+from ..services.spam import held_notice
+from .limited import rate_limited
 
 
 def visible_listing(request, page_id):
@@ -91,10 +93,15 @@ def compose(request, page_id):
         else:
             sender = Party.guest(data["name"], data["email"])
         try:
-            if sender.user is None:
-                ratelimit.check_guest(
-                    conf, ip=ratelimit.client_ip(request), email=sender.email, new_thread=True
-                )
+            ratelimit.check_sender(
+                conf,
+                user=sender.user,
+                ip=ratelimit.client_ip(request),
+                email=sender.email,
+                new_thread=True,
+            )
+            if ask_identity:  # a typed address gets a private link: capped per address
+                ratelimit.check_link_email(conf, sender.email)
             with attachments.stored_upload(data.get("attachment"), conf) as upload:
                 posted = conversations.start_thread(
                     sender=sender,
@@ -109,14 +116,21 @@ def compose(request, page_id):
                     # typing it: only then may the message join their existing thread.
                     sender_proven=actor.user is not None or actor.is_guest,
                 )
+        except RateLimited as error:
+            return rate_limited(request, error, context={**context, "kept_text": data["body"]})
         except MessengerError as error:
             form.add_error(None, str(error))
         else:
             if ask_identity:
                 if posted.created:
                     guests.send_link_on_commit(sender.email, thread=posted.thread, site=site)
+                if posted.message.state == Message.State.HELD:
+                    messages.info(request, held_notice(posted.message, conf))
                 return redirect("wagtail_messenger:compose_sent", page_id=page.pk)
-            messages.success(request, _("Your message was sent."))
+            if posted.message.state == Message.State.HELD:
+                messages.info(request, held_notice(posted.message, conf))
+            else:
+                messages.success(request, _("Your message was sent."))
             return redirect(posted.thread.get_absolute_url())
     return render(request, "wagtail_messenger/compose.html", {**context, "form": form})
 

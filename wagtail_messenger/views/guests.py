@@ -17,6 +17,7 @@ from ..forms import RequestLinkForm
 from ..frontend import render
 from ..services import guests, ratelimit
 from ..services.settings import for_site
+from .limited import rate_limited
 
 
 def no_referrer(response):
@@ -61,11 +62,13 @@ def request_link(request):
         email = normalise_email(form.cleaned_data["email"])
         conf = for_site(request=request)
         try:
-            ratelimit.check_link_requests(conf, ip=ratelimit.client_ip(request), email=email)
+            ratelimit.check_link_requests(conf, ip=ratelimit.client_ip(request))
         except RateLimited as error:
-            form.add_error(None, str(error))
+            return rate_limited(request, error)
         else:
-            if guests.guest_threads(email).exists():
+            # Over the day's cap for this address nothing more is sent, and the answer
+            # stays the same: it says nothing about the address either way.
+            if ratelimit.link_email_allowed(conf, email) and guests.guest_threads(email).exists():
                 guests.send_link_on_commit(email)
             messages.success(
                 request,

@@ -4,6 +4,7 @@ Visibility only through ``access.open_thread`` (the rule of ``get_visible_thread
 for pages and JSON): unknown and foreign thread ids both answer 404.
 """
 
+from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, Max, OuterRef
 from django.http import Http404, HttpResponse, JsonResponse
@@ -17,13 +18,15 @@ from .. import fragments, selectors
 from ..actors import Actor
 from ..conf import get_setting
 from ..display import message_text, time_maker, url_maker
-from ..exceptions import MessengerError, NotAllowed
+from ..exceptions import MessengerError, NotAllowed, RateLimited
 from ..forms import ReplyForm, new_key
 from ..frontend import render
 from ..login import redirect_to_login
 from ..models import Message, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
 from ..services.settings import for_site_id
+from ..services.spam import held_notice
+from .limited import rate_limited
 
 
 def wants_json(request):
@@ -56,6 +59,7 @@ MESSAGE_TEMPLATE = "wagtail_messenger/includes/message.html"
 MESSAGE_FRAGMENT_FIELDS = (
     *("pk", "state", "moderation_reason", "body", "is_mine", "css", "time_iso"),
     *("time_label", "sender_name", "sender_initials", "sender_is_guest", "file_shown"),
+    "contains_contact_details",
 )
 
 
@@ -100,11 +104,13 @@ def message_markup(rows, participant, conf):
     """The markup of prepared messages (:func:`prepare_messages`), one per message, from
     ``includes/message.html`` through the fragment cache. What the page shares goes in
     the context (and so in the cache key): whether the reader can act, whether authors
-    may remove their messages, the shared form's id."""
+    may remove their messages, the shared form's id, the site's contact-details mode
+    (the recipient's warning in "warn" mode)."""
     context = {
         "can_act": participant is not None,
         "remove_allowed": conf.users_may_remove_messages,
         "action_form": ACTION_FORM,
+        "contact_details_mode": conf.contact_details,
     }
     return fragments.render_each(
         MESSAGE_TEMPLATE, rows, name="message", fields=MESSAGE_FRAGMENT_FIELDS, context=context
@@ -194,8 +200,9 @@ def post_reply(request, actor, thread, participant, conf, form):
         return None
     data = form.cleaned_data
     try:
-        if actor.is_guest:
-            ratelimit.check_guest(conf, ip=ratelimit.client_ip(request), email=actor.guest_email)
+        ratelimit.check_sender(
+            conf, user=actor.user, ip=ratelimit.client_ip(request), email=actor.guest_email
+        )
         with attachments.stored_upload(data.get("attachment"), conf) as upload:
             posted = conversations.post_message(
                 actor=actor,
@@ -206,19 +213,27 @@ def post_reply(request, actor, thread, participant, conf, form):
                 conf=conf,
                 participant=participant,
             )
+    except RateLimited as error:
+        kept = {"kept_text": data["body"], "thread": thread}
+        return rate_limited(request, error, json=wants_json(request), context=kept)
     except MessengerError as error:
         form.add_error(None, str(error))
         return None
     message = posted.message
+    held = message.state == Message.State.HELD
     if wants_json(request):
         message = Message.objects.select_related("sender", "attachment").get(pk=message.pk)
-        return JsonResponse(
-            {
-                "ok": True,
-                "messages": render_messages(thread, participant, [message], conf),
-                "key": new_key(),
-            }
-        )
+        answer = {
+            "ok": True,
+            "messages": render_messages(thread, participant, [message], conf),
+            "key": new_key(),
+        }
+        if held:
+            answer["held"] = True
+            answer["notice"] = str(held_notice(message, conf))
+        return JsonResponse(answer)
+    if held:
+        messages.info(request, held_notice(message, conf))
     return redirect(f"{thread.get_absolute_url()}#m{message.pk}")
 
 
