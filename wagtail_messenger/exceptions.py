@@ -45,12 +45,6 @@ class RateLimited(MessengerError):
         self.retry_after = int(retry_after)
 
 
-class FormTrapped(MessengerError):
-    """A guest form was sent too fast, too late, or with its honeypot filled in."""
-
-    default_message = _("Your message could not be sent. Please try again.")
-
-
 class MessengerDisabled(MessengerError):
     default_message = _("Messaging is turned off on this site.")
 
