@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import fragments, selectors
 from ..actors import Actor
@@ -247,7 +247,7 @@ def poll_state(actor, thread_id, after):
 
 
 @never_cache
-@require_GET
+@require_safe
 def poll(request, thread_id):
     """Messages delivered after the cursor ``?after=<sequence number>`` and the next
     cursor (``selectors.messages_after``: one read, so nothing committed meanwhile is
@@ -291,7 +291,7 @@ def mark_read(request, thread_id):
 
 
 @never_cache
-@require_GET
+@require_safe
 def older(request, thread_id):
     """The page of messages before ``?before=<message id>`` (the "older messages" button)."""
     actor, thread, people = load_thread(request, thread_id)
