@@ -207,12 +207,14 @@ def deliver(message):
         ~Q(folder=Participant.Folder.DELETED),
         thread_id=message.thread_id,
     ).update(
-        folder=Case(When(away, then=Value(Participant.Folder.INBOX)), default=F("folder")),
+        # Before ``folder``: MySQL and MariaDB evaluate SET from left to right, with the
+        # values already assigned.
         trashed_at=Case(
             When(folder=Participant.Folder.TRASH, then=Value(None)),
             default=F("trashed_at"),
             output_field=Participant._meta.get_field("trashed_at"),
         ),
+        folder=Case(When(away, then=Value(Participant.Folder.INBOX)), default=F("folder")),
         last_message_at=now,
         unread_count=Case(When(is_sender, then=Value(0)), default=F("unread_count") + 1),
         last_read_at=Case(When(is_sender, then=Value(now)), default=F("last_read_at")),
