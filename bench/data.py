@@ -106,6 +106,7 @@ class DataSet:
                     subject=f"Question {offset + i}",
                     last_message_at=stamps[i],
                     message_count=per_thread,
+                    last_seq=per_thread,
                 )
                 for i in range(len(pairs))
             ],
@@ -149,6 +150,7 @@ class DataSet:
                         sender=first if j % 2 == 0 else second,
                         body=f"Message {j} about item {offset + index}: is it still available?",
                         created_at=stamps[index] - timedelta(seconds=per_thread - j),
+                        seq=j + 1,
                     )
                 )
         Message.objects.bulk_create(messages, batch_size=BATCH)

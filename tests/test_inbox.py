@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from wagtail_messenger.actors import GUEST_SESSION_KEY, Actor
 from wagtail_messenger.models import Message, MessengerSettings, Participant, Thread
-from wagtail_messenger.services import conversations, participation, safety
+from wagtail_messenger.services import conversations, moderation, participation, safety
 from wagtail_messenger.services.parties import Party
 
 pytestmark = pytest.mark.django_db
@@ -159,7 +159,7 @@ def test_a_guest_sees_their_threads_through_their_proven_email(client, start, se
 
 
 def test_a_thread_held_as_spam_shows_to_its_starter_only_until_released(
-    client, start, site, seller, buyer
+    client, start, site, seller, buyer, django_user_model
 ):
     MessengerSettings.objects.update_or_create(
         site=site, defaults={"blocked_words": "casino", "spam_threshold": 1}
@@ -170,10 +170,8 @@ def test_a_thread_held_as_spam_shows_to_its_starter_only_until_released(
     assert rows_of(client.get(INBOX)) == []
     client.force_login(buyer)
     assert rows_of(client.get(INBOX)) == [posted.thread.pk]
-    message = posted.message
-    message.state = Message.State.VISIBLE
-    message.save(update_fields=["state"])
-    conversations.deliver(message)  # what moderation's "not spam" does
+    moderator = django_user_model.objects.create_superuser("mod", "mod@example.com", "pw")
+    moderation.release_message(moderator, posted.message.pk)
     client.force_login(seller)
     assert rows_of(client.get(INBOX)) == [posted.thread.pk]
 

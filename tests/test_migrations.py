@@ -143,3 +143,39 @@ def test_rows_that_broke_the_old_constraints_are_resolved(old_apps):
         (guest_seller.pk, seller.pk, None),
     ]
     assert blocks.first().pk == earlier.pk
+
+
+SEQUENCE_BEFORE = [(APP, "0005_outbox")]
+SEQUENCE_AFTER = [(APP, "0006_delivery_sequence")]
+
+
+def test_existing_messages_are_numbered_in_the_order_they_were_sent(old_apps):
+    """0006 numbers each thread's delivered messages by time (then id), held ones
+    excepted, and a read mark covers what was sent up to the person's last read."""
+    old = World(migrate(SEQUENCE_BEFORE))
+    buyer, seller = old.user(), old.user()
+    thread, other = old.thread(), old.thread()
+    hour = datetime.timedelta(hours=1)
+    reader = old.row(thread, seller, last_read_at=NOW + 2 * hour)
+    never = old.row(thread, buyer)
+    late_id_early_time = old.message(thread, never, None, created_at=NOW + hour)
+    first = old.message(thread, never, None, created_at=NOW)
+    held = old.message(thread, never, None, created_at=NOW + hour, state="held")
+    last = old.message(thread, reader, None, created_at=NOW + 3 * hour)
+    alone = old.message(other, old.row(other, buyer), None, created_at=NOW)
+
+    new = World(migrate(SEQUENCE_AFTER))
+    seqs = dict(new.model("Message").objects.values_list("pk", "seq"))
+    assert seqs == {
+        first.pk: 1,
+        late_id_early_time.pk: 2,
+        held.pk: None,
+        last.pk: 3,
+        alone.pk: 1,
+    }
+    last_seqs = dict(new.model("Thread").objects.values_list("pk", "last_seq"))
+    assert last_seqs == {thread.pk: 3, other.pk: 1}
+    marks = dict(
+        new.model("Participant").objects.filter(thread=thread.pk).values_list("pk", "last_read_seq")
+    )
+    assert marks == {reader.pk: 2, never.pk: 0}

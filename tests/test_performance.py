@@ -184,10 +184,11 @@ def test_reply_costs_the_same_queries_with_few_and_many_threads(
     large = reply_queries(client, world, django_capture_on_commit_callbacks)
     assert small == large
     # session, user, the thread with its participants (settings and the ban list
-    # cached); in the transaction: same-text spam check, insert, thread counters, every
-    # reached participant row in one UPDATE (+ the savepoint pair the test's own
-    # transaction turns BEGIN/COMMIT into).
-    assert small == FLOOR_AUTH + 5 + 2, small
+    # cached); in the transaction: same-text spam check, the thread's row lock (the
+    # delivery sequence is numbered under it), insert, thread counters, every reached
+    # participant row in one UPDATE (+ the savepoint pair the test's own transaction
+    # turns BEGIN/COMMIT into).
+    assert small == FLOOR_AUTH + 6 + 2, small
     assert Message.objects.filter(thread=world.big, body__startswith="Deal.").count() == 3
 
 
@@ -314,4 +315,4 @@ def test_with_the_immediate_backend_a_reply_nobody_is_owed_an_email_for_costs_th
     decided = post()
     assert len(mail.outbox) == 1, "no flood: one email per round"
     # The reply's own queries (test_reply_costs_the_same_queries_...), then the decision.
-    assert decided == FLOOR_AUTH + 5 + 2 + 3
+    assert decided == FLOOR_AUTH + 6 + 2 + 3

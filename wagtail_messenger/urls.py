@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:thread_id>/", threads.thread_view, name="thread"),
     path("<int:thread_id>/poll/", threads.poll, name="poll"),
     path("<int:thread_id>/older/", threads.older, name="older"),
+    path("<int:thread_id>/read/", threads.mark_read, name="mark_read"),
     path("new/<int:page_id>/", compose.compose, name="compose"),
     path("new/<int:page_id>/sent/", compose.compose_sent, name="compose_sent"),
     path("unread/", account.unread, name="unread"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_messenger', '0005_outbox'),
+        ('wagtail_messenger', '0006_delivery_sequence'),
     ]
 
     operations = [

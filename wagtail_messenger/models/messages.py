@@ -71,6 +71,18 @@ class Message(models.Model):
         help_text=_("Submitted form fields, for messages that came from a contact form."),
     )
     created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    # The delivery sequence: numbered per thread, under the thread row's lock, when the
+    # message becomes visible to its recipients (posted, or released by a moderator), so
+    # in a thread the numbers follow the order the messages were committed. NULL while
+    # held. The poll's cursor and the read marks are sequence numbers, never ids or
+    # times: an id is taken before the commit, a time in Python.
+    seq = models.PositiveBigIntegerField(
+        _("delivery sequence"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Position in the thread in the order messages were delivered."),
+    )
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.VISIBLE
     )
@@ -119,6 +131,9 @@ class Message(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="wm_msg_idempotent_submit"),
+            # NULLs (held messages) are distinct on every database: no condition needed.
+            # Its index serves the poll ("thread = X and seq > cursor").
+            models.UniqueConstraint(fields=["thread", "seq"], name="wm_msg_thread_seq"),
         ]
 
     def __str__(self):

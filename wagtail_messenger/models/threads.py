@@ -93,6 +93,12 @@ class Thread(models.Model):
         related_name="+",
     )
     message_count = models.PositiveIntegerField(_("messages"), default=0)
+    last_seq = models.PositiveBigIntegerField(
+        _("last delivery sequence"),
+        default=0,
+        editable=False,
+        help_text=_("The sequence number of the latest delivered message."),
+    )
 
     objects = ThreadQuerySet.as_manager()
 
@@ -237,6 +243,13 @@ class Participant(PersonDisplay, models.Model):
         help_text=_("Set while this person blocks the other party: the thread sinks, greyed."),
     )
     last_read_at = models.DateTimeField(_("last read"), null=True, blank=True)
+    # What the read mark covers: every message of the thread up to this delivery
+    # sequence number (``Message.seq``). ``last_read_at`` says when, for the pages.
+    last_read_seq = models.PositiveBigIntegerField(
+        _("read up to"),
+        default=0,
+        help_text=_("The delivery sequence number of the last message this person has seen."),
+    )
     # Copied from the thread on every message so the inbox is one index range scan.
     last_message_at = models.DateTimeField(_("last message"))
     notified_at = models.DateTimeField(_("last notified"), null=True, blank=True)

@@ -23,6 +23,8 @@ class MessagePage:
     has_older: bool
     oldest_id: int | None
     newest_id: int | None
+    #: The highest delivery sequence number shown: the poll's first cursor.
+    newest_seq: int = 0
 
 
 def message_page(actor, thread, *, people=None, before_id=None, limit=None):
@@ -58,23 +60,41 @@ def message_page(actor, thread, *, people=None, before_id=None, limit=None):
         has_older=has_older,
         oldest_id=rows[0].pk if rows else None,
         newest_id=rows[-1].pk if rows else None,
+        newest_seq=max((m.seq for m in rows if m.seq is not None), default=0),
     )
 
 
-def messages_after(actor, thread, after_id, *, participant=None, blocked=None, limit=200):
-    """New messages since the poll cursor ``after_id`` (the JSON endpoint). ``blocked``:
+def messages_after(actor, thread, after_seq, *, participant=None, blocked=None, limit=200):
+    """The poll: ``(messages, cursor)``, the messages delivered after the cursor
+    ``after_seq`` (a delivery sequence number, ``Message.seq``) that ``actor`` sees, in
+    delivery order, and the cursor to ask with next time. One query: a thread's numbers
+    are given in commit order under its lock, so any read sees every number up to the
+    highest it sees, and the next cursor is the highest number read (messages from
+    people the reader blocks are read, to move past them, and left out). ``blocked``:
     see :func:`access.visible_messages`."""
-    qs = access.visible_messages(actor, thread, participant=participant, blocked=blocked)
-    qs = qs.filter(pk__gt=after_id)
-    return list(qs.select_related("sender", "attachment").order_by("pk")[:limit])
+    if participant is None and not actor.is_moderator:
+        participant = access.get_participant(actor, thread)
+        if participant is None:
+            return [], after_seq
+    if participant is not None and blocked is None:
+        blocked = access.blocked_since(participant)
+    qs = Message.objects.filter(thread_id=thread.pk, seq__gt=after_seq)
+    rows = list(qs.select_related("sender", "attachment").order_by("seq")[:limit])
+    cursor = rows[-1].seq if rows else after_seq
+    if participant is not None:
+        rows = [
+            m for m in rows if m.sender_id not in blocked or m.created_at < blocked[m.sender_id]
+        ]
+    return rows, cursor
 
 
-def poll_state(actor, thread_id, after_id):
+def poll_state(actor, thread_id, after_seq):
     """For the poll: ``None`` when ``actor`` takes no part in the thread (or left it),
-    else whether a message newer than ``after_id`` exists. One indexed query. A user's
-    teams come from the cached team list (``Actor.team_ids``): reading them in a
-    subquery cost more to build than the cache read, even from Redis (measured)."""
-    newer = Message.objects.filter(thread_id=thread_id, pk__gt=after_id)
+    else whether a message was delivered after the cursor ``after_seq``. One indexed
+    query. A user's teams come from the cached team list (``Actor.team_ids``): reading
+    them in a subquery cost more to build than the cache read, even from Redis
+    (measured)."""
+    newer = Message.objects.filter(thread_id=thread_id, seq__gt=after_seq)
     found = (
         Participant.objects.filter(actor.participant_q(), thread_id=thread_id)
         .exclude(folder=Participant.Folder.DELETED)

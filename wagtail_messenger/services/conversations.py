@@ -11,7 +11,7 @@ from .. import hooks
 from ..conf import get_setting
 from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
 from ..models import Attachment, Block, ContactPreference, Message, Participant, Thread
-from . import access, bans, notifications, spam
+from . import access, bans, locks, notifications, spam
 from .settings import for_site
 
 
@@ -107,6 +107,7 @@ def start_thread(
                 idempotency_key=idempotency_key,
                 upload=upload,
                 data=data,
+                locked=thread,  # created here, or locked by _open_thread_between
             )
             if new_thread:
                 transaction.on_commit(
@@ -155,39 +156,78 @@ def post_message(
     return Posted(thread, message)
 
 
+def lock_thread(thread_id, *, writer=None):
+    """The thread's row, locked until the transaction ends (``SELECT … FOR UPDATE``), or
+    ``None`` when it is gone (or ``writer``, a participant row, has left it).
+
+    Every write that delivers a message or moves a read mark or counter takes this lock
+    first: messages are numbered under it (``Message.seq``), so in a thread the numbers
+    follow the commit order, and counters are never updated by two writers at once."""
+    rows = Thread.objects.filter(pk=thread_id)
+    if writer is not None:
+        live = Participant.objects.live().filter(pk=writer.pk, thread_id=OuterRef("pk"))
+        rows = rows.filter(Exists(live))
+    return locks.locked(rows.only("pk", "last_seq")).first()
+
+
+def number(message, locked):
+    """Give ``message`` the thread's next sequence number and its delivery time, both
+    taken under the thread's lock (``locked``, from :func:`lock_thread`): a message
+    numbered later also commits later, and its time follows every earlier read mark."""
+    message.seq = locked.last_seq + 1
+    message.created_at = timezone.now()
+    locked.last_seq = message.seq
+
+
 def deliver(message):
     """Make a saved message reach its recipients: counters, inbox order, notifications.
 
     Called by :func:`post_message` for ordinary messages and by moderation when a held
-    message is released. Must run inside the writing transaction.
+    message is released. Must run inside the writing transaction, with the thread's row
+    locked and the message numbered (:func:`lock_thread`, :func:`number`).
     """
     sender, now = message.sender, message.created_at
     Thread.objects.filter(pk=message.thread_id).update(
-        last_message=message, last_message_at=now, message_count=F("message_count") + 1
+        last_message=message,
+        last_message_at=now,
+        message_count=F("message_count") + 1,
+        last_seq=message.seq,
     )
     # One UPDATE for every row the message reaches. People who block the sender are
-    # left exactly as they were: no unread count, no move out of the archive, no new
-    # place at the top of their inbox. The others come back from the archive, move to
-    # the top and count one more unread; writing in a thread means having read it, so
-    # the sender's own counter goes to zero.
+    # left exactly as they were: no unread count, no move out of the archive or the
+    # trash, no new place at the top of their inbox. The others come back from the
+    # archive and from the trash (a reply saves a trashed thread), move to the top and
+    # count one more unread; writing in a thread means having read it up to one's own
+    # message, so the sender's read mark moves there and their counter goes to zero.
     is_sender = Q(pk=sender.pk)
     blocking = Block.objects.filter(blocker_id=OuterRef("user_id")).against(sender)
+    away = Q(folder__in=[Participant.Folder.ARCHIVE, Participant.Folder.TRASH])
     Participant.objects.filter(
         is_sender | ~Exists(blocking),
         ~Q(folder=Participant.Folder.DELETED),
         thread_id=message.thread_id,
     ).update(
-        folder=Case(
-            When(folder=Participant.Folder.ARCHIVE, then=Value(Participant.Folder.INBOX)),
-            default=F("folder"),
+        # Before ``folder``: MySQL and MariaDB evaluate SET from left to right, with the
+        # values already assigned.
+        trashed_at=Case(
+            When(folder=Participant.Folder.TRASH, then=Value(None)),
+            default=F("trashed_at"),
+            output_field=Participant._meta.get_field("trashed_at"),
         ),
+        folder=Case(When(away, then=Value(Participant.Folder.INBOX)), default=F("folder")),
         last_message_at=now,
         unread_count=Case(When(is_sender, then=Value(0)), default=F("unread_count") + 1),
         last_read_at=Case(When(is_sender, then=Value(now)), default=F("last_read_at")),
+        last_read_seq=Case(
+            When(is_sender, then=Value(message.seq)),
+            default=F("last_read_seq"),
+            output_field=Participant._meta.get_field("last_read_seq"),
+        ),
     )
     thread = message.thread  # keep the caller's instance in step with the row
     thread.last_message, thread.last_message_at = message, message.created_at
     thread.message_count += 1
+    thread.last_seq = message.seq
     notifications.message_delivered(message)  # enqueued when the transaction commits
     transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
 
@@ -261,14 +301,36 @@ def _is_banned(participant):
     return bans.is_banned(participant.user_id, participant.email)
 
 
-def _save_message(thread, sender, body, conf, *, idempotency_key=None, upload=None, data=None):
+def _save_message(
+    thread,
+    sender,
+    body,
+    conf,
+    *,
+    idempotency_key=None,
+    upload=None,
+    data=None,
+    locked=None,
+):
+    """Save and deliver (or hold) the message. ``locked``: the thread's row when the
+    caller already holds its lock (a thread just created or joined); else it is locked
+    here, and a thread deleted (or left by the sender) meanwhile refuses the message."""
     verdict = spam.assess(sender=sender, thread=thread, body=body, conf=conf)
     state = Message.State.HELD if verdict.hold else Message.State.VISIBLE
     reasons = list(verdict.reasons)
     if _is_banned(sender):
         state = Message.State.HELD
         reasons.append(_("sender blocked site-wide"))
+    if locked is None:
+        locked = lock_thread(thread.pk, writer=sender)
+        if locked is None:
+            raise NotAllowed(_("This conversation no longer exists."))
+    message = Message(thread=thread, created_at=timezone.now())
+    if state == Message.State.VISIBLE:
+        number(message, locked)
     message = Message.objects.create(
+        seq=message.seq,
+        created_at=message.created_at,
         thread=thread,
         sender=sender,
         body=body,

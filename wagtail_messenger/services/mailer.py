@@ -76,7 +76,10 @@ def _anyone_may_be_owed(message_id):
     answer to :func:`_claim`, which reads them again under lock."""
     message = (
         Message.objects.select_related("thread__site")
-        .only("state", "thread_id", "sender_id", "created_at", "moderated_at", "thread__site")
+        .only(
+            *("state", "thread_id", "sender_id", "seq", "created_at", "moderated_at"),
+            "thread__site",
+        )
         .filter(pk=message_id)
         .first()
     )
@@ -90,7 +93,7 @@ def _anyone_may_be_owed(message_id):
         Participant.objects.filter(thread_id=message.thread_id)
         .exclude(pk=message.sender_id)
         .exclude(folder__in=[Participant.Folder.TRASH, Participant.Folder.DELETED])
-        .only("kind", "muted", "last_read_at", "notified_at")
+        .only("kind", "muted", "last_read_at", "last_read_seq", "notified_at")
     )
     return any(
         _wants_email(row, message, mode)
@@ -156,8 +159,10 @@ def _wants_email(row, message, mode):
     if row.muted or row.kind == Kind.INVITEE:
         # Invitees have no account yet: the contact-form flow sends them an invitation.
         return False
-    if row.last_read_at is not None and row.last_read_at >= _delivered_at(message):
-        return False  # they have already read it (a slow worker)
+    if message.seq is not None and row.last_read_seq >= message.seq:
+        # They have already seen it (a slow worker). Sequence numbers, not times: a
+        # message numbered after the read mark was not on the page that set it.
+        return False
     if mode == Mode.ROUND and row.notified_at is not None:
         # One email per round: nothing more until they have read the thread since.
         return row.last_read_at is not None and row.last_read_at >= row.notified_at
@@ -165,7 +170,8 @@ def _wants_email(row, message, mode):
 
 
 def _delivered_at(message):
-    """When the message reached its recipients: a held message only on its release."""
+    """When the message reached its recipients: a held message only on its release
+    (which also sets ``created_at`` then, under the thread's lock)."""
     if message.moderated_at is not None:
         return max(message.created_at, message.moderated_at)
     return message.created_at

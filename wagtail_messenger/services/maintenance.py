@@ -42,7 +42,7 @@ from datetime import timedelta
 from itertools import islice
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -168,6 +168,24 @@ def _move_rows(run, ids, condition, folder):
         )
 
 
+def _empty_rows(run, ids, old):
+    """Move the trash rows ``ids`` to the "deleted" folder, each only if, under the locks,
+    it is still in the trash since before the cutoff (``old``) and nothing reached it
+    since it was trashed. The threads' rows are locked first, as a reply locks them
+    (``conversations.lock_thread``): a reply being written holds its thread, which is
+    skipped; a reply committed meanwhile took its row out of the trash, or moved its
+    last message past the trash date."""
+    with transaction.atomic():
+        thread_ids = Participant.objects.filter(pk__in=ids).values_list("thread_id", flat=True)
+        threads = Thread.objects.filter(pk__in=list(thread_ids)).order_by("pk")
+        free = list(locked(threads).values_list("pk", flat=True))
+        untouched = Q(last_message_at__lte=F("trashed_at"))
+        rows = locked(Participant.objects.filter(old, untouched, pk__in=ids, thread_id__in=free))
+        return Participant.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
+            folder=Folder.DELETED
+        )
+
+
 def _empty_trash_step(run, scope, cutoff):
     if not run.dry_run:
         finish_expired_files(run, scope)
@@ -180,7 +198,7 @@ def _empty_trash_step(run, scope, cutoff):
             template = _("empty thread #%(thread)s “%(title)s” from the trash of %(name)s")
             would(run, describe_rows(ids, template))
             continue
-        moved = _move_rows(run, ids, old, Folder.DELETED)
+        moved = _empty_rows(run, ids, old)
         run.result.participants_moved += moved
         run.checkpoint("moved", ids)
         report_progress(run, _("trashed threads emptied"), moved, run.result.participants_moved)

@@ -131,9 +131,12 @@ def release_message(user, message_id):
 
 
 def _release(message, user):
-    # It reaches the recipients now: the inbox sorts it as new, not where it was held.
-    message.created_at = timezone.now()
-    message.save(update_fields=["created_at"])
+    # It reaches the recipients now: numbered and timed under the thread's lock like a
+    # message just posted, so the inbox sorts it as new and the poll's cursor, which
+    # follows the numbers, brings it to pages already open.
+    locked = conversations.lock_thread(message.thread_id)
+    conversations.number(message, locked)
+    message.save(update_fields=["created_at", "seq"])
     _moderated(message, user, State.VISIBLE)
     conversations.deliver(message)
 

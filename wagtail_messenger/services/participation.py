@@ -1,13 +1,13 @@
 """A participant's own state: read, flag, mute, folders, removing and reporting."""
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import NotAllowed
-from ..models import Message, Participant, Report
-from . import access, notifications
+from ..models import Block, Message, Participant, Report, Thread
+from . import access, locks, notifications
 from .settings import for_site
 
 Folder = Participant.Folder
@@ -29,8 +29,44 @@ def _update(actor, thread_ids, **changes):
     return changed
 
 
-def mark_read(actor, thread_ids):
-    return _update(actor, thread_ids, unread_count=0, last_read_at=timezone.now())
+def unread_after(participant, seq, blocked=None):
+    """How many messages of ``participant``'s thread are unread with the read mark at
+    ``seq``: delivered after it, visible, from somebody else, not from a person they
+    block (since the block; ``blocked`` as :func:`access.blocked_since`). What a recount
+    says; the stored ``unread_count`` must agree with it."""
+    if blocked is None:
+        blocked = access.blocked_since(participant)
+    seen = Message.objects.seen_by(participant, blocked).exclude(sender_id=participant.pk)
+    return seen.filter(seq__gt=seq, state=Message.State.VISIBLE).count()
+
+
+def mark_read(actor, thread_ids, seen_seq=None):
+    """Move the actor's read mark forward to ``seen_seq``, the last delivery sequence
+    number the reader was shown (the thread page posts it), or to the thread's latest
+    message when ``None`` (the inbox's "mark read"). A mark never moves back, and
+    covers nothing delivered after what was shown: the unread counter is recomputed,
+    under the thread's lock, from the messages after the new mark. Returns how many
+    rows changed; a single thread that is not the actor's raises :class:`NotAllowed`."""
+    single = isinstance(thread_ids, int | str)
+    changed = 0
+    with transaction.atomic():
+        rows = list(_mine(actor, thread_ids).values_list("thread_id", flat=True))
+        if not rows and single:
+            raise NotAllowed()
+        # The threads first, in one order (as every writer of counters locks them).
+        threads = Thread.objects.filter(pk__in=rows).order_by("pk")
+        latest = dict(locks.locked(threads).values_list("pk", "last_seq"))
+        mine = _mine(actor, list(latest)).only("pk", "thread_id", "user_id", "last_read_seq")
+        for row in mine:
+            last = latest[row.thread_id]
+            mark = last if seen_seq is None else min(max(seen_seq, 0), last)
+            mark = max(mark, row.last_read_seq)
+            unread = 0 if mark >= last else unread_after(row, mark)
+            changes = {"unread_count": unread, "last_read_seq": mark}
+            if mark > row.last_read_seq:
+                changes["last_read_at"] = timezone.now()
+            changed += Participant.objects.filter(pk=row.pk).update(**changes)
+    return changed
 
 
 def mark_unread(actor, thread_ids):
@@ -98,12 +134,13 @@ def restore(actor, thread_ids):
 def remove_message(actor, message_id):
     """The author removes their own message when the site allows it."""
     with transaction.atomic():
-        message = (
-            Message.objects.select_for_update()
-            .select_related("thread", "sender")
-            .filter(pk=message_id)
-            .first()
-        )
+        thread_id = Message.objects.filter(pk=message_id).values_list("thread_id", flat=True)
+        thread_id = thread_id.first()
+        if thread_id is None:
+            raise NotAllowed()
+        locks.locked(Thread.objects.filter(pk=thread_id)).values_list("pk").first()
+        message = Message.objects.select_related("thread", "sender").filter(pk=message_id)
+        message = message.first()
         if message is None:
             raise NotAllowed()
         participant = access.get_participant(actor, message.thread)
@@ -117,14 +154,14 @@ def remove_message(actor, message_id):
         message.state = Message.State.REMOVED
         message.save(update_fields=["state"])
         if was_delivered:
-            # Unread counters of those who had not read it yet go down again.
+            # Unread counters of those who had not read it yet go down again (people who
+            # block the author never counted it).
+            blocking = Block.objects.filter(blocker_id=OuterRef("user_id")).against(message.sender)
             Participant.objects.filter(
+                ~Exists(blocking),
                 thread_id=message.thread_id,
                 unread_count__gt=0,
-                last_read_at__lt=message.created_at,
-            ).exclude(pk=participant.pk).update(unread_count=F("unread_count") - 1)
-            Participant.objects.filter(
-                thread_id=message.thread_id, unread_count__gt=0, last_read_at__isnull=True
+                last_read_seq__lt=message.seq,
             ).exclude(pk=participant.pk).update(unread_count=F("unread_count") - 1)
     return message
 

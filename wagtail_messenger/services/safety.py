@@ -85,8 +85,7 @@ def _recount_unread(actor, target, *, blocked):
     for mine in mine_rows.select_related("thread"):
         seen = access.visible_messages(actor, mine.thread, participant=mine)
         unread = seen.exclude(sender_id=mine.pk).filter(state=Message.State.VISIBLE)
-        if mine.last_read_at is not None:
-            unread = unread.filter(created_at__gt=mine.last_read_at)
+        unread = unread.filter(seq__gt=mine.last_read_seq)  # after the read mark
         changes = {"unread_count": unread.count(), "peer_blocked": blocked}
         if not blocked:
             # What arrived meanwhile shows: the thread takes its place by its latest

@@ -6,13 +6,13 @@ for pages and JSON): unknown and foreign thread ids both answer 404.
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import fragments, selectors
 from ..actors import Actor
@@ -22,7 +22,7 @@ from ..exceptions import MessengerError, NotAllowed, RateLimited
 from ..forms import ReplyForm, new_key
 from ..frontend import render
 from ..login import redirect_to_login
-from ..models import Message, Thread
+from ..models import Message, Participant, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
 from ..services.settings import for_site_id
 from ..services.spam import held_notice
@@ -160,9 +160,10 @@ def thread_view(request, thread_id):
             return JsonResponse({"ok": False, "errors": form_errors(form)}, status=400)
 
     before = int_param(request, "before")
+    # Showing the page changes nothing (a GET, a HEAD, a mail scanner following the
+    # guest link): the reader marks it read by POST (thread.js, mark_read below), by
+    # replying, or from the inbox.
     page = selectors.message_page(actor, thread, people=people, before_id=before)
-    if participant is not None and participant.unread_count and before is None:
-        participation.mark_read(actor, thread.pk)
     title, url = listing_link(request, thread)
     prepare_messages(page.messages, participant)
     context = {
@@ -181,7 +182,11 @@ def thread_view(request, thread_id):
         "live_config": {
             "pollUrl": reverse("wagtail_messenger:poll", args=[thread.pk]),
             "olderUrl": reverse("wagtail_messenger:older", args=[thread.pk]),
-            "cursor": page.newest_id or 0,
+            "cursor": page.newest_seq,
+            "unread": participant.unread_count if participant is not None else 0,
+            "markReadUrl": reverse("wagtail_messenger:mark_read", args=[thread.pk])
+            if participant is not None
+            else "",
             "interval": get_setting("POLL_INTERVAL"),
             "live": before is None,
         },
@@ -246,7 +251,7 @@ def poll_state(actor, thread_id, after):
         return None
     found = selectors.poll_state(actor, thread_id, after)
     if found is None and actor.is_moderator:
-        newer = Message.objects.filter(thread_id=OuterRef("pk"), pk__gt=after)
+        newer = Message.objects.filter(thread_id=OuterRef("pk"), seq__gt=after)
         found = (
             Thread.objects.filter(pk=thread_id)
             .annotate(has_new=Exists(newer))
@@ -257,10 +262,13 @@ def poll_state(actor, thread_id, after):
 
 
 @never_cache
-@require_GET
+@require_safe
 def poll(request, thread_id):
-    """New messages after the cursor ``?after=<message id>``. When nothing is new the
-    answer is ``204 No Content`` from a single indexed query."""
+    """Messages delivered after the cursor ``?after=<sequence number>`` and the next
+    cursor (``selectors.messages_after``: one read, so nothing committed meanwhile is
+    skipped). When nothing is new the answer is ``204 No Content`` from a single
+    indexed query. Reading changes nothing: the page posts what it showed to
+    :func:`mark_read`."""
     actor = Actor.from_request(request)
     after = int_param(request, "after") or 0
     state = poll_state(actor, thread_id, after) if not actor.is_anonymous else None
@@ -270,25 +278,35 @@ def poll(request, thread_id):
         return HttpResponse(status=204)
     actor, thread, people = load_thread(request, thread_id)
     participant = people.me
-    rows = selectors.messages_after(
-        actor, thread, after, participant=participant, blocked=people.blocked
+    blocked = people.blocked if participant is not None else None
+    rows, cursor = selectors.messages_after(
+        actor, thread, after, participant=participant, blocked=blocked
     )
-    if rows and rows[-1].pk and len(rows) >= 200:
-        cursor = rows[-1].pk
-    else:
-        cursor = Message.objects.filter(thread_id=thread.pk).aggregate(top=Max("pk"))["top"]
-    if participant is not None and any(m.sender_id != participant.pk for m in rows):
-        participation.mark_read(actor, thread.pk)
     return JsonResponse(
-        {
-            "messages": render_messages(thread, participant, rows),
-            "cursor": max(cursor or 0, after),
-        }
+        {"messages": render_messages(thread, participant, rows), "cursor": max(cursor, after)}
     )
 
 
 @never_cache
-@require_GET
+@require_POST
+def mark_read(request, thread_id):
+    """The reader has seen the thread up to ``seen`` (a delivery sequence number, posted
+    by thread.js once the page is visible and after a poll brought messages while it
+    was). Answers the reader's unread count in the thread."""
+    actor, thread, people = load_thread(request, thread_id)
+    if people.me is None:
+        raise Http404
+    try:
+        seen = int(request.POST.get("seen", ""))
+    except ValueError:
+        return JsonResponse({"ok": False, "errors": [_("Which messages were seen?")]}, status=400)
+    participation.mark_read(actor, thread.pk, seen_seq=seen)
+    unread = Participant.objects.filter(pk=people.me.pk).values_list("unread_count", flat=True)
+    return JsonResponse({"ok": True, "unread": unread.first() or 0})
+
+
+@never_cache
+@require_safe
 def older(request, thread_id):
     """The page of messages before ``?before=<message id>`` (the "older messages" button)."""
     actor, thread, people = load_thread(request, thread_id)

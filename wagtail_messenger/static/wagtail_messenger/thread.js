@@ -30,7 +30,12 @@ class LiveThread {
   constructor(root, config) {
     this.root = root;
     this.config = config;
+    // The cursor is a delivery sequence number (Message.seq), moved only by the poll's
+    // answer: never by a message this page posted, whose number may be above one that
+    // commits later and has not been shown yet.
     this.cursor = config.cursor || 0;
+    this.seen = this.cursor; // the highest number shown while the page was visible
+    this.marked = config.unread ? 0 : this.cursor; // what the server has as read
     this.list = root.querySelector("[data-wm-messages]");
     this.timer = null;
     this.busy = false;
@@ -42,10 +47,13 @@ class LiveThread {
     if (older) older.addEventListener("click", (event) => this.loadOlder(event, older));
     const form = this.root.querySelector(".wm-reply form[data-wm-form]");
     if (form) form.addEventListener("submit", (event) => this.send(event, form));
-    if (!this.config.live) return;
     document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) this.poll();
+      if (document.visibilityState !== "visible") return;
+      this.markRead();
+      if (this.config.live) this.poll();
     });
+    this.markRead();
+    if (!this.config.live) return;
     this.schedule();
   }
 
@@ -59,12 +67,34 @@ class LiveThread {
   }
 
   append(messages) {
+    // De-duplicated by message id: a reply this page posted comes back in the poll.
     const empty = this.list.querySelector("[data-wm-empty]");
     if (messages.length && empty) empty.remove();
     for (const message of messages) {
       if (this.has(message.id)) continue;
       this.list.appendChild(fragment(message.html));
-      this.cursor = Math.max(this.cursor, message.id);
+    }
+  }
+
+  async markRead() {
+    // What the reader has been shown, once the page is visible: a page opened in a
+    // background tab (or fetched by a mail scanner) marks nothing.
+    if (document.visibilityState !== "visible" || !this.config.markReadUrl) return;
+    this.seen = Math.max(this.seen, this.cursor);
+    if (this.seen <= this.marked) return;
+    const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (!token) return;
+    const body = new FormData();
+    body.append("seen", String(this.seen));
+    body.append("csrfmiddlewaretoken", token.value);
+    const marking = this.seen;
+    try {
+      const response = await fetch(this.config.markReadUrl, {
+        method: "POST", body, headers: JSON_HEADERS, credentials: "same-origin",
+      });
+      if (response.ok) this.marked = Math.max(this.marked, marking);
+    } catch (error) {
+      // Offline for a moment: the next poll or visit marks it.
     }
   }
 
@@ -83,6 +113,7 @@ class LiveThread {
         this.append(data.messages);
         this.cursor = Math.max(this.cursor, data.cursor || 0);
         if (atBottom && data.messages.length) this.list.lastElementChild.scrollIntoView({ block: "end" });
+        if (data.messages.length) this.markRead();
       } else if (response.status === 404) {
         return; // the thread is gone or no longer ours: stop polling
       }
