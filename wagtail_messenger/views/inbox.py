@@ -18,6 +18,7 @@ from ..actors import Actor
 from ..conf import get_setting
 from ..display import time_maker, url_maker
 from ..frontend import render
+from ..ids import parse_id
 from ..login import redirect_to_login
 from ..models import Message, Participant
 from ..services import safety
@@ -60,12 +61,13 @@ def encode_cursor(row):
 
 def decode_cursor(value):
     """The sort key in a cursor, or ``None`` for anything malformed (first page)."""
-    try:
-        blocked, stamp, pk = (int(part) for part in (value or "").split("."))
-        when = EPOCH + stamp * MICROSECOND
-    except (ValueError, OverflowError):
+    parts = [parse_id(part, minimum=0) for part in (value or "").split(".")]
+    if len(parts) != 3 or None in parts or parts[0] not in (0, 1):
         return None
-    if blocked not in (0, 1):
+    blocked, stamp, pk = parts
+    try:
+        when = EPOCH + stamp * MICROSECOND
+    except OverflowError:
         return None
     return bool(blocked), when, pk
 
