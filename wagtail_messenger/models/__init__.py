@@ -1,4 +1,4 @@
-from .access import AccessToken
+from .access import AccessToken, ProvenAddress
 from .messages import Attachment, Message, Notification
 from .safety import Ban, Block, ContactPreference, Report
 from .settings import MessengerSettings
@@ -14,6 +14,7 @@ __all__ = [
     "MessengerSettings",
     "Notification",
     "Participant",
+    "ProvenAddress",
     "Report",
     "Thread",
 ]
