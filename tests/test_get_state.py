@@ -19,7 +19,9 @@ LINK_RE = re.compile(r"https?://[^/\s]+(/messages/link/[\w-]+/)")
 
 @pytest.fixture
 def guest_thread(start, seller, listing):
-    return start(Party.guest("Gail", "gail@example.com"), seller, listing=listing).thread
+    return start(
+        Party.guest("Gail", "gail@example.com"), seller, listing=listing, confirmed=False
+    ).thread
 
 
 @pytest.fixture
