@@ -224,3 +224,30 @@ def test_a_blocked_senders_text_is_not_previewed_in_the_widget(
     assert row["from"] == ""
     inbox = client.get(reverse("wagtail_messenger:inbox")).content.decode()
     assert "idiot" not in inbox
+
+
+def test_a_typed_name_is_not_the_proven_guests_name(
+    client, owner_thread, make_listing, django_capture_on_commit_callbacks
+):
+    other_listing = make_listing("Tent")
+    compose(
+        Client(),
+        other_listing,
+        name="Evil Olive",
+        email="olive@example.com",
+        body="forged",
+        captured=django_capture_on_commit_callbacks,
+    )
+    client.get(LINK_RE.search(guests.issue_link("olive@example.com", thread=owner_thread))[1])
+    compose(
+        client,
+        other_listing,
+        name="",
+        email="",
+        body="Is the tent waterproof?",
+        captured=django_capture_on_commit_callbacks,
+    )
+    mine = Participant.objects.get(
+        kind="guest", email="olive@example.com", email_verified=True, thread__listing=other_listing
+    )
+    assert mine.name == "Olive"
