@@ -88,3 +88,15 @@ def test_one_click_post_mutes_without_a_csrf_token(mute_url):
     )
     assert response.status_code == 200
     assert Participant.objects.get(pk=row.pk).muted
+
+
+def test_head_on_an_invitation_link_writes_nothing(guest_thread):
+    from wagtail_messenger.services import invitations
+
+    _row, url = invitations.issue_invitation("ivy@example.com", thread=guest_thread)
+    path = re.search(r"https?://[^/]+(/\S+)", url).group(1)
+    sessions = Session.objects.count()
+    response = Client().head(path)
+    assert response.status_code == 302
+    assert AccessToken.objects.get(email="ivy@example.com").used_at is None
+    assert Session.objects.count() == sessions

@@ -72,3 +72,16 @@ def test_guest_pages_are_private_no_store(client, scene):
     assert_private(Client().get(reverse("wagtail_messenger:claim")), "claim")
     _row, url = invitations.issue_invitation("ivy@example.com", thread=guest)
     assert_private(Client().get(LINK_RE.search(url).group(1)), "claim link")
+
+
+def test_the_moderation_panel_is_private_no_store(client, scene, moderator):
+    client.force_login(moderator)
+    for what, url in {
+        "threads": reverse("messenger_threads:index"),
+        "inspect": reverse("messenger_threads:inspect", args=[scene["thread"].pk]),
+        "queue": reverse("messenger_queue:index"),
+        "bans": reverse("messenger_bans:index"),
+    }.items():
+        response = client.get(url)
+        assert response.status_code == 200, what
+        assert_private(response, what)

@@ -162,8 +162,16 @@ def render_invitation(invitee, message, url):
 # -- claiming ----------------------------------------------------------------------------
 
 
+def check(raw):
+    """The valid invitation token for ``raw`` or :class:`InvalidLink`; writes nothing."""
+    from .guests import check as check_token
+
+    return check_token(raw, Purpose.INVITATION)
+
+
 def redeem(raw):
-    """The valid invitation token for ``raw`` or :class:`InvalidLink`."""
+    """The valid invitation token for ``raw`` (its first use recorded) or
+    :class:`InvalidLink`."""
     from .guests import redeem as redeem_token
 
     return redeem_token(raw, Purpose.INVITATION)
