@@ -18,16 +18,33 @@ def conversation(start, buyer, seller, listing):
     return start(buyer, seller, listing=listing, body="Is it still available?").thread
 
 
+@pytest.fixture
 def break_participant_table():
-    """A real database error for every read of the inbox: the table is renamed inside
-    the test's transaction (rolled back afterwards)."""
+    """A real database error for every read of the inbox: the table is renamed, and
+    renamed back afterwards. The tests using it run outside a test transaction
+    (``transaction=True``): MySQL and MariaDB commit DDL at once."""
     table = connection.ops.quote_name(Participant._meta.db_table)
     gone = connection.ops.quote_name(Participant._meta.db_table + "_gone")
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {table} RENAME TO {gone}")  # noqa: S608
+
+    def rename(old, new):
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")  # noqa: S608
+
+    broken = []
+
+    def break_it():
+        rename(table, gone)
+        broken.append(True)
+
+    yield break_it
+    if broken:
+        rename(gone, table)
 
 
-def test_a_database_error_is_a_503_page_that_says_to_retry(client, conversation, buyer, caplog):
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_is_a_503_page_that_says_to_retry(
+    client, conversation, buyer, caplog, break_participant_table
+):
     client.force_login(buyer)
     client.get(reverse("wagtail_messenger:inbox"))  # the session is read before the break
     break_participant_table()
@@ -42,7 +59,10 @@ def test_a_database_error_is_a_503_page_that_says_to_retry(client, conversation,
     assert any("Database error" in record.message for record in caplog.records)
 
 
-def test_a_database_error_answers_json_to_fetch_requests(client, conversation, buyer):
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_answers_json_to_fetch_requests(
+    client, conversation, buyer, break_participant_table
+):
     client.force_login(buyer)
     client.get(reverse("wagtail_messenger:inbox"))
     break_participant_table()
