@@ -33,6 +33,22 @@ FIRST_MESSAGE = "Name: Gustave Roux\nEmail: Gus@Example.com\nMessage: Is the bik
 
 
 @pytest.fixture
+def make_user(make_user):
+    """Accounts here proved their address (they opened an invitation once, recorded as
+    ``ProvenAddress``): contact forms deliver to proven addresses only, which
+    tests/test_identity.py covers."""
+    from wagtail_messenger.models import ProvenAddress
+
+    def make(username=None, **extra):
+        user = make_user(username, **extra)
+        if user.email:
+            ProvenAddress.objects.record(user, user.email.lower())
+        return user
+
+    return make
+
+
+@pytest.fixture
 def make_contact_page(site):
     def make(parent=None, to_address="seller@example.com", fields=FIELDS, slug="contact"):
         page = (parent or site.root_page).add_child(

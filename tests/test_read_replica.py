@@ -18,7 +18,14 @@ from django.test import override_settings
 
 from sandbox.marketplace.models import ContactPage, FormField
 from wagtail_messenger.forms import new_key
-from wagtail_messenger.models import Message, MessengerSettings, Participant, Report, Thread
+from wagtail_messenger.models import (
+    Message,
+    MessengerSettings,
+    Participant,
+    ProvenAddress,
+    Report,
+    Thread,
+)
 
 pytestmark = pytest.mark.django_db(databases=["default", "replica"], transaction=True)
 
@@ -126,6 +133,8 @@ def test_contact_forms_and_moderators_write_to_the_primary(client, site, seller,
     for order, (label, kind) in enumerate([("Your name", "singleline"), ("Email", "email")]):
         FormField.objects.create(page=page, sort_order=order, label=label, field_type=kind)
     FormField.objects.create(page=page, sort_order=3, label="Message", field_type="multiline")
+    # The seller proved the address once (an invitation): the form delivers to them.
+    ProvenAddress.objects.record(seller, "seller@example.com")
     with reads_from_the_replica():
         contact_form_and_moderation(client, page, seller, moderator)
 

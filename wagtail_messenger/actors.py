@@ -78,7 +78,7 @@ class Actor:
         A user is a participant directly or through a group (a team inbox, from the
         cached :attr:`team_ids`, which lets the database read the user's rows and each
         team's as index ranges); a guest is matched by the email address their private
-        link proved.
+        link proved, on rows where that address is confirmed (``email_verified``).
         """
         from .models import Participant
 
@@ -92,6 +92,9 @@ class Actor:
                 **{
                     f"{prefix}kind": Participant.Kind.GUEST,
                     f"{prefix}email": self.guest_email,
+                    # A row whose address was only typed is not this guest's until its
+                    # own emailed link is opened (services.guests.redeem).
+                    f"{prefix}email_verified": True,
                 }
             )
         return Q(pk__in=[])
@@ -108,6 +111,8 @@ class Actor:
             return participant.group_id is not None and participant.group_id in self.team_ids
         if self.guest_email:
             return (
-                participant.kind == Participant.Kind.GUEST and participant.email == self.guest_email
+                participant.kind == Participant.Kind.GUEST
+                and participant.email == self.guest_email
+                and participant.email_verified
             )
         return False

@@ -10,6 +10,7 @@ from wagtail.admin.views.bulk_action import BulkAction
 from wagtail.log_actions import LogFormatter
 
 from .exceptions import MessengerError
+from .ids import parse_ids
 from .models import Thread
 from .services import moderation
 
@@ -29,6 +30,14 @@ class ThreadBulkAction(BulkAction):
         if not moderation.is_moderator(request.user):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
+
+    @classmethod
+    def get_queryset(cls, model, object_ids):
+        """Only ids (``ids.parse_ids``) reach the database: ``?id=`` empty, "¹" or past
+        64 bits is ignored, and none left is a 404 as for unknown ids."""
+        if not isinstance(object_ids, list | tuple):  # "all": a queryset of ids
+            return super().get_queryset(model, object_ids)
+        return super().get_queryset(model, parse_ids(object_ids))
 
     def get_execution_context(self):
         return {"user": self.request.user, "service_action": self.service_action}

@@ -25,6 +25,7 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn
 from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 from wagtail.permission_policies.base import BasePermissionPolicy
 
+from . import ids
 from .models import Ban, Message, Thread
 from .services import moderation
 from .views.moderation import (
@@ -199,9 +200,10 @@ class ThreadViewSet(ModerationViewSetMixin, ModelViewSet):
         return ThreadActionView.as_view(inspect_url_name=self.get_url_name("inspect"))
 
     def get_urlpatterns(self):
+        ids.register_converter()
         return [
             *super().get_urlpatterns(),
-            path("action/<int:pk>/", self.action_view, name="action"),
+            path("action/<wm_id:pk>/", self.action_view, name="action"),
         ]
 
 

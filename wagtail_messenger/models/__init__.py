@@ -1,4 +1,4 @@
-from .access import AccessToken
+from .access import AccessToken, ProvenAddress
 from .messages import Attachment, Message, Notification
 from .outbox import OutboxEmail
 from .safety import Ban, Block, ContactPreference, Report
@@ -16,6 +16,7 @@ __all__ = [
     "Notification",
     "OutboxEmail",
     "Participant",
+    "ProvenAddress",
     "Report",
     "Thread",
 ]

@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -72,3 +73,47 @@ class AccessToken(models.Model):
 
     def __str__(self):
         return f"{self.get_purpose_display()} for {self.email}"
+
+
+class ProvenAddressQuerySet(models.QuerySet):
+    def record(self, user, email):
+        """Note that ``user`` proved ``email`` (idempotent; portable: no upsert)."""
+        from django.db import IntegrityError, transaction
+
+        if not email or user is None:
+            return
+        try:
+            with transaction.atomic():
+                self.get_or_create(user=user, email=email)
+        except IntegrityError:  # recorded at the same moment by another request
+            pass
+
+
+class ProvenAddress(models.Model):
+    """An email address a user proved by opening a link the plugin emailed to it (an
+    invitation or a guest link) while logged in. Messages a contact form sends to that
+    address go straight to that user's inbox; an account's own email field proves
+    nothing (anyone can sign up with anyone's address)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="messenger_proven_addresses",
+        db_index=False,  # wm_proven_one_per_user (user, email) serves it
+    )
+    email = models.EmailField(_("email"))
+    proven_at = models.DateTimeField(_("proven"), auto_now_add=True)
+
+    objects = ProvenAddressQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("proven email address")
+        verbose_name_plural = _("proven email addresses")
+        indexes = [models.Index(fields=["email"], name="wm_proven_email")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "email"], name="wm_proven_one_per_user"),
+        ]
+
+    def __str__(self):
+        return self.email

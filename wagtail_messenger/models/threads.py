@@ -155,11 +155,17 @@ class ParticipantQuerySet(models.QuerySet):
 class PersonDisplay:
     """How a participant is shown: for :class:`Participant` and for the lighter rows of
     the inbox (``selectors.Person``), which read the same columns without building
-    model instances. Needs ``kind``, ``user_id`` and ``name``."""
+    model instances. Needs ``kind``, ``user_id``, ``name`` and ``email_verified``."""
 
     @property
     def is_guest(self):
         return self.kind == Participant.Kind.GUEST
+
+    @property
+    def email_unconfirmed(self):
+        """A guest who typed this address and has not opened the link emailed to it:
+        anyone could have typed it. Shown as "email not confirmed"."""
+        return self.is_guest and not self.email_verified
 
     @property
     def is_deleted_user(self):
@@ -227,6 +233,15 @@ class Participant(PersonDisplay, models.Model):
     name = models.CharField(_("name"), max_length=150)
     email = models.EmailField(_("email"), blank=True)
     is_initiator = models.BooleanField(_("started the thread"), default=False)
+    email_verified = models.BooleanField(
+        _("email confirmed"),
+        default=True,
+        help_text=_(
+            "False for a guest who typed this address and has not opened the link emailed "
+            'to it yet: the row is marked "email not confirmed" to the others and is not '
+            "one of that address's conversations until then."
+        ),
+    )
 
     folder = models.CharField(
         _("folder"), max_length=10, choices=Folder.choices, default=Folder.INBOX

@@ -33,11 +33,15 @@ class Person(PersonDisplay):
     ``is_guest`` (from :class:`PersonDisplay`, as on ``Participant``) and the columns
     of :data:`PERSON_VALUES`."""
 
-    __slots__ = ("pk", "thread_id", "kind", "user_id", "group_id", "name", "email")
+    __slots__ = (
+        *("pk", "thread_id", "kind", "user_id", "group_id", "name", "email"),
+        "email_verified",
+    )
 
-    def __init__(self, pk, thread_id, kind, user_id, group_id, name, email):
+    def __init__(self, pk, thread_id, kind, user_id, group_id, name, email, email_verified):
         self.pk, self.thread_id, self.kind = pk, thread_id, kind
         self.user_id, self.group_id, self.name, self.email = user_id, group_id, name, email
+        self.email_verified = email_verified
 
     def __repr__(self):
         return f"<Person {self.pk}: {self.name}>"
@@ -66,12 +70,27 @@ class InboxRow:
     def id(self):
         return self.pk
 
+    @property
+    def message_reached(self):
+        """Whether ``last_message`` reached this person: theirs, or no later than the
+        last message their row counts. A message from someone they block does not
+        move their row (``services.conversations.deliver``), so it is newer than the
+        row's time and is previewed nowhere: not in the inbox, not in the header
+        widget."""
+        message = self.last_message
+        return message is not None and (
+            message.sender_id == self.pk or message.created_at <= self.last_message_at
+        )
+
     def __repr__(self):
         return f"<InboxRow {self.pk}: thread {self.thread_id}>"
 
 
 #: What :class:`Person` reads of each participant beside a row.
-PERSON_VALUES = ("id", "thread_id", "kind", "user_id", "group_id", "name", "email")
+PERSON_VALUES = (
+    *("id", "thread_id", "kind", "user_id", "group_id", "name", "email"),
+    "email_verified",
+)
 
 #: What an inbox row reads, as paths from the person's participant row: its own
 #: columns, its thread's, and the thread's last message's (``None`` when it has none).

@@ -61,8 +61,9 @@ def start_thread(
 
     Only a proven sender joins an existing thread: a user, or a guest whose email a
     private link proved (the caller says so with ``sender_proven=True``). A guest who
-    merely typed an address starts a new thread, so nobody can slip a message into
-    another person's conversation by typing their email.
+    merely typed an address starts a new thread whose guest row is unconfirmed
+    (``email_verified=False``): the recipient sees "email not confirmed", and the thread
+    is none of that address's conversations until the link emailed to it is opened.
 
     ``idempotency_key`` is the form's key; a second submit with it returns the first
     one's message (``created=False``). No key ("" or ``None``) is stored as NULL."""
@@ -96,9 +97,13 @@ def start_thread(
             thread = _open_thread_between(sender, recipient, listing) if joinable else None
             new_thread = thread is None
             if new_thread:
-                thread, author = _create_thread(site, listing, subject, origin, sender, recipient)
+                thread, author = _create_thread(
+                    site, listing, subject, origin, sender, recipient, sender_proven
+                )
             else:
-                author = thread.participants.live().get(**sender.participant_filter())
+                author = thread.participants.live().get(
+                    email_verified=True, **sender.participant_filter()
+                )
             message = _save_message(
                 thread,
                 author,
@@ -252,9 +257,8 @@ def _previous_submit(key, sender_filter):
 
 def _open_thread_between(sender, recipient, listing):
     def has(party):
-        return Exists(
-            Participant.objects.live().filter(thread=OuterRef("pk"), **party.participant_filter())
-        )
+        rows = Participant.objects.live().filter(email_verified=True)
+        return Exists(rows.filter(thread=OuterRef("pk"), **party.participant_filter()))
 
     return (
         Thread.objects.select_for_update()
@@ -265,7 +269,7 @@ def _open_thread_between(sender, recipient, listing):
     )
 
 
-def _create_thread(site, listing, subject, origin, sender, recipient):
+def _create_thread(site, listing, subject, origin, sender, recipient, sender_proven=True):
     now = timezone.now()
     thread = Thread.objects.create(
         site=site,
@@ -291,6 +295,7 @@ def _create_thread(site, listing, subject, origin, sender, recipient):
             name=party.name or party.email,
             email=party.email,
             is_initiator=initiator,
+            email_verified=sender_proven or not initiator or party.kind != Participant.Kind.GUEST,
             last_message_at=now,
         )
         rows.append(row)

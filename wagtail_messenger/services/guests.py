@@ -34,13 +34,32 @@ def issue_link(email, *, thread=None, purpose=Purpose.GUEST, site=None, row=None
     return absolute_url(reverse("wagtail_messenger:guest_link", args=[raw]), site)
 
 
-def redeem(raw, purpose=Purpose.GUEST):
-    """The valid token row for ``raw`` (its first use is recorded) or :class:`InvalidLink`."""
+def check(raw, purpose=Purpose.GUEST):
+    """The valid token row for ``raw`` or :class:`InvalidLink`; writes nothing (a
+    ``HEAD`` from a mail scanner is answered from this)."""
     row = AccessToken.objects.valid(raw, purpose)
     if row is None:
         raise InvalidLink()
+    return row
+
+
+def redeem(raw, purpose=Purpose.GUEST):
+    """The valid token row for ``raw`` or :class:`InvalidLink`, once the link lets its
+    holder in: its first use is recorded and, for a guest link to a thread, the guest
+    row of that address in that thread is confirmed (``email_verified``): opening the
+    link emailed to an address is what proves a typed address."""
+    from ..models import Participant
+
+    row = check(raw, purpose)
     if row.used_at is None:
         AccessToken.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=timezone.now())
+    if purpose == Purpose.GUEST and row.thread_id:
+        Participant.objects.filter(
+            thread_id=row.thread_id,
+            kind=Participant.Kind.GUEST,
+            email=row.email,
+            email_verified=False,
+        ).update(email_verified=True)
     return row
 
 
@@ -69,13 +88,22 @@ def _owe_link(email, thread_id, site_id):
     )
 
 
-def guest_threads(email):
-    """Threads a guest with ``email`` takes part in, newest activity first."""
+def guest_threads(email, *, unconfirmed_thread_id=None):
+    """Threads a guest with ``email`` takes part in with the address confirmed, newest
+    activity first. A thread started by someone who only typed the address is not one
+    of them (it would reach that address's owner's conversations, and its writer theirs);
+    ``unconfirmed_thread_id`` adds that one thread, for the link that confirms it."""
+    from django.db.models import Q
+
     from ..models import Participant, Thread
 
     rows = Participant.objects.live().filter(
         kind=Participant.Kind.GUEST, email=normalise_email(email)
     )
+    confirmed = Q(email_verified=True)
+    if unconfirmed_thread_id is not None:
+        confirmed |= Q(thread_id=unconfirmed_thread_id)
+    rows = rows.filter(confirmed)
     return Thread.objects.filter(pk__in=rows.values("thread_id")).order_by("-last_message_at")
 
 
@@ -99,7 +127,10 @@ def render_link_email(row):
     email = row.params["email"]
     thread_id, site_id = row.params.get("thread"), row.params.get("site")
     threads = guest_threads(email)
-    thread = threads.filter(pk=thread_id).first() if thread_id else threads.first()
+    if thread_id:  # the link that confirms a new thread's typed address, or a known one
+        thread = guest_threads(email, unconfirmed_thread_id=thread_id).filter(pk=thread_id).first()
+    else:
+        thread = threads.first()
     if thread is None:
         return None
     site = Site.objects.filter(pk=site_id).first() if site_id else thread.site
@@ -126,13 +157,14 @@ def render_link_email(row):
 def claim_guest_threads(user, email):
     """Turn the guest rows of ``email`` into ``user``'s rows (kind USER), once the user
     has proven that address (a guest link in the same session, then log in or sign up).
-
     Threads where the user already takes part keep the user's row; the guest row stays
-    as it was. People who blocked the guest's address block the account from then on
+    as it was. Rows whose address was only typed (``email_verified=False``) stay guest
+    rows: the session proved the address for its own link's thread, not for them. People
+    who blocked the guest's address block the account from then on
     (``safety.carry_guest_blocks``). Returns the number of threads joined."""
     from django.db import transaction
 
-    from ..models import Participant
+    from ..models import Participant, ProvenAddress
     from .parties import user_display_name
 
     email = normalise_email(email)
@@ -141,9 +173,12 @@ def claim_guest_threads(user, email):
     with transaction.atomic():
         already = Participant.objects.filter(user=user).values("thread_id")
         joined = (
-            Participant.objects.filter(kind=Participant.Kind.GUEST, email=email)
+            Participant.objects.filter(
+                kind=Participant.Kind.GUEST, email=email, email_verified=True
+            )
             .exclude(thread_id__in=already)
             .update(kind=Participant.Kind.USER, user=user, name=user_display_name(user))
         )
         safety.carry_guest_blocks(email, user)
+        ProvenAddress.objects.record(user, email)
     return joined

@@ -13,14 +13,14 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from .. import emails, queue
 from ..actors import normalise_email
 from ..conf import get_setting
-from ..models import AccessToken, Block, Message, OutboxEmail, Participant
+from ..models import AccessToken, Block, Message, OutboxEmail, Participant, ProvenAddress
 from . import outbox
 from .parties import Party, user_display_name
 from .settings import for_site
@@ -31,23 +31,43 @@ Purpose = AccessToken.Purpose
 
 
 def user_for_address(email):
-    """The active user whose email is ``email`` (case-insensitive), or ``None``.
+    """The active user who proved ``email``, or ``None``.
 
-    When several active accounts share the address, the one that logged in most recently
-    wins (accounts that never logged in come last), then the oldest account. Inactive
+    Proof is opening a link the plugin emailed to the address while logged in (an
+    invitation or a guest link: :class:`~wagtail_messenger.models.ProvenAddress`), or,
+    with django-allauth installed, an ``EmailAddress`` allauth marked verified. An
+    account's email field alone proves nothing: anyone can sign up with someone else's
+    address, and would then receive what a contact form sends to it. When several
+    active accounts proved the address, the one that logged in most recently wins
+    (accounts that never logged in come last), then the oldest account. Inactive
     accounts are ignored: their owner cannot log in to read anything.
     """
     email = normalise_email(email)
     if not email:
         return None
     User = get_user_model()
-    email_field = User.get_email_field_name()
-    users = User._default_manager.filter(**{f"{email_field}__iexact": email, "is_active": True})
+    proven = Q(pk__in=ProvenAddress.objects.filter(email=email).values("user_id"))
+    verified = allauth_verified_user_ids(email)
+    if verified is not None:
+        proven |= Q(pk__in=verified)
+    users = User._default_manager.filter(proven, is_active=True)
     return users.order_by(F("last_login").desc(nulls_last=True), "pk").first()
 
 
+def allauth_verified_user_ids(email):
+    """The ids of users allauth verified ``email`` for (a queryset), or ``None`` when
+    ``allauth.account`` is not installed."""
+    from django.apps import apps
+
+    if not apps.is_installed("allauth.account"):
+        return None
+    EmailAddress = apps.get_model("account", "EmailAddress")
+    return EmailAddress.objects.filter(email__iexact=email, verified=True).values("user_id")
+
+
 def party_for_address(email):
-    """A :class:`Party` for a recipient named by address: the user, else an invitee."""
+    """A :class:`Party` for a recipient named by address: the user who proved it
+    (:func:`user_for_address`), else an invitee, who is emailed an invitation link."""
     user = user_for_address(email)
     return Party.for_user(user) if user is not None else Party.invitee(email)
 
@@ -173,8 +193,16 @@ def render_invitation(invitee, message, url):
 # -- claiming ----------------------------------------------------------------------------
 
 
+def check(raw):
+    """The valid invitation token for ``raw`` or :class:`InvalidLink`; writes nothing."""
+    from .guests import check as check_token
+
+    return check_token(raw, Purpose.INVITATION)
+
+
 def redeem(raw):
-    """The valid invitation token for ``raw`` or :class:`InvalidLink`."""
+    """The valid invitation token for ``raw`` (its first use recorded) or
+    :class:`InvalidLink`."""
     from .guests import redeem as redeem_token
 
     return redeem_token(raw, Purpose.INVITATION)
@@ -184,12 +212,13 @@ def claim(user, email):
     """Give ``user`` the threads waiting for ``email``: its invitee rows become the user's.
 
     Proving the address is the act of opening the emailed link, so the account's own
-    email may differ. Where the user already takes part in a thread, the invitee row is
-    folded into theirs (unread counts add up). Anyone in those threads who blocks the
-    account has the thread sink in their inbox, as with their other threads with that
-    person. The address's other invitation links stop working: the threads they led to
-    are claimed. Returns the claimed thread ids.
-    """
+    email may differ; callers pass the address the link proved, never the account's
+    email. The proof is recorded (:class:`~wagtail_messenger.models.ProvenAddress`):
+    later messages to the address go straight to the user. Where the user already takes
+    part in a thread, the invitee row is folded into theirs (unread counts add up).
+    Anyone in those threads who blocks the account has the thread sink in their inbox,
+    as with their other threads with that person. The address's other invitation links
+    stop working: the threads they led to are claimed. Returns the claimed thread ids."""
     email = normalise_email(email)
     party = Party.for_user(user)
     with transaction.atomic():
@@ -224,4 +253,5 @@ def claim(user, email):
         AccessToken.objects.filter(
             purpose=Purpose.INVITATION, email=email, expires_at__gt=timezone.now()
         ).update(expires_at=timezone.now())
+        ProvenAddress.objects.record(user, email)
     return thread_ids

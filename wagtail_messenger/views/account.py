@@ -23,6 +23,8 @@ def badge(count):
 
 
 def preview(message):
+    """The widget's text for a message that reached the reader (see
+    ``InboxRow.message_reached``); ``""`` for none."""
     if message is None:
         return ""
     if message.state == Message.State.REMOVED:
@@ -36,7 +38,7 @@ def preview_author(row):
     """Who wrote the message the preview shows: "You" for the viewer's own, else the
     sender's name; ``""`` when there is no message."""
     message = row.last_message
-    if message is None:
+    if not row.message_reached:
         return ""
     if message.sender_id == row.pk:
         return str(_("You"))
@@ -67,7 +69,7 @@ def summary(actor, request=None, *, with_threads=True):
                 "unread": row.unread_count,
                 "with": ", ".join(str(name) for name in others),
                 "from": preview_author(row),
-                "preview": preview(row.last_message),
+                "preview": preview(row.last_message if row.message_reached else None),
                 "last_message_at": row.last_message_at.isoformat(),
             }
         )

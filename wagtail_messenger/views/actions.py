@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from ..actors import Actor
 from ..exceptions import MessengerError, NotAllowed, RateLimited
+from ..ids import parse_ids
 from ..login import redirect_to_login
 from ..models import Message, Participant
 from ..services import access, participation, ratelimit, safety
@@ -184,13 +185,13 @@ def bulk_action(request):
     action = request.POST.get("action", "")
     if action not in BULK_ACTIONS:
         return failed(request, _("Choose what to do with the selected conversations."))
-    ids = [value for value in request.POST.getlist("thread") if value.isdigit()][:BULK_LIMIT]
+    ids = parse_ids(request.POST.getlist("thread"), limit=BULK_LIMIT)
     if not ids:
         return failed(request, _("Select at least one conversation first."))
     run, notice = BULK_ACTIONS[action]
     try:
         # Ids that are not the actor's are simply not touched (the service's rule).
-        count = run(actor, [int(value) for value in ids])
+        count = run(actor, ids)
     except MessengerError as error:
         return failed(request, error)
     return succeeded(request, notice(count) % {"count": count}, action=action, count=count)

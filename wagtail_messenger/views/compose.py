@@ -44,7 +44,8 @@ def visible_listing(request, page_id):
 
 def guest_name(actor):
     row = (
-        Participant.objects.filter(kind=Participant.Kind.GUEST, email=actor.guest_email)
+        # Confirmed rows only: a name someone typed with this address is not theirs.
+        Participant.objects.filter(actor.participant_q())
         .order_by("-pk")
         .values_list("name", flat=True)
         .first()

@@ -2,7 +2,8 @@
 
 The landing page redeems the token, keeps the proven email in the session and redirects
 to the thread, so the token leaves the address bar (and browser history, referrers and
-shared screenshots) after its first use.
+shared screenshots) after its first use. Opening the link is also what confirms an
+address a guest typed in the compose form (``Participant.email_verified``).
 """
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from ..actors import GUEST_SESSION_KEY, normalise_email
 from ..exceptions import InvalidLink, RateLimited
@@ -26,9 +28,15 @@ def no_referrer(response):
 
 
 @never_cache
+@require_safe
 def guest_link(request, token):
+    """``GET`` lets the link's holder in: the session keeps the proven address, the
+    thread's guest row of that address is confirmed, a logged-in owner of the address
+    gets the guest threads in their inbox. ``HEAD`` (mail scanners, link previews)
+    checks the link and writes nothing, not even a session."""
+    read_only = request.method == "HEAD"
     try:
-        row = guests.redeem(token)
+        row = guests.check(token) if read_only else guests.redeem(token)
     except InvalidLink as error:
         response = render(
             request,
@@ -37,6 +45,9 @@ def guest_link(request, token):
             status=410,
         )
         return no_referrer(response)
+    target = row.thread.get_absolute_url() if row.thread_id else reverse("wagtail_messenger:inbox")
+    if read_only:
+        return no_referrer(redirect(target))
     user = request.user if request.user.is_authenticated else None
     if user is not None and normalise_email(user.email) != row.email:
         messages.warning(
@@ -49,7 +60,6 @@ def guest_link(request, token):
     request.session[GUEST_SESSION_KEY] = row.email
     if user is not None:
         guests.claim_guest_threads(user, row.email)
-    target = row.thread.get_absolute_url() if row.thread_id else reverse("wagtail_messenger:inbox")
     return no_referrer(redirect(target))
 
 

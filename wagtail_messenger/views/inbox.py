@@ -18,6 +18,7 @@ from ..actors import Actor
 from ..conf import get_setting
 from ..display import time_maker, url_maker
 from ..frontend import render
+from ..ids import parse_id
 from ..login import redirect_to_login
 from ..models import Message, Participant
 from ..services import safety
@@ -60,12 +61,13 @@ def encode_cursor(row):
 
 def decode_cursor(value):
     """The sort key in a cursor, or ``None`` for anything malformed (first page)."""
-    try:
-        blocked, stamp, pk = (int(part) for part in (value or "").split("."))
-        when = EPOCH + stamp * MICROSECOND
-    except (ValueError, OverflowError):
+    parts = [parse_id(part, minimum=0) for part in (value or "").split(".")]
+    if len(parts) != 3 or None in parts or parts[0] not in (0, 1):
         return None
-    if blocked not in (0, 1):
+    blocked, stamp, pk = parts
+    try:
+        when = EPOCH + stamp * MICROSECOND
+    except OverflowError:
         return None
     return bool(blocked), when, pk
 
@@ -101,7 +103,7 @@ ROW_FRAGMENT_FIELDS = (
     *("css", "thread_id", "url", "names", "avatar", "avatar_is_guest", "time_iso"),
     *("time_label", "title", "listing_is_gone", "preview", "preview_note"),
     *("preview_is_mine", "peer_blocked", "muted", "unblock_url", "unread_count"),
-    *("flagged", "flag_url", "flag_label", "select_label"),
+    *("flagged", "flag_url", "flag_label", "select_label", "email_unconfirmed"),
 )
 
 
@@ -130,6 +132,7 @@ class RowDisplay:
         row.names = ", ".join(str(p.display_name) for p in row.others) or self.labels["nobody"]
         row.avatar = row.other.initials if row.other is not None else "?"
         row.avatar_is_guest = row.other is None or row.other.is_guest
+        row.email_unconfirmed = any(p.email_unconfirmed for p in row.others)
         row.unblock_url = (
             self.urls["unblock"](row.other.pk) if row.peer_blocked and row.other else ""
         )
@@ -157,9 +160,7 @@ class RowDisplay:
         # A message that did not reach this person (sent by someone they block) is not
         # previewed: their own row keeps the time of the last message that did reach
         # them.
-        reached = message is not None and (
-            message.sender_id == row.pk or message.created_at <= row.last_message_at
-        )
+        reached = row.message_reached
         row.preview = ""
         row.preview_note = ""
         row.preview_is_mine = reached and message.sender_id == row.pk

@@ -27,9 +27,11 @@ CLAIM_SESSION_KEY = "wagtail_messenger_claim"
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def claim_link(request, token):
-    """The link from the invitation email: prove the address, then drop the token."""
+    """The link from the invitation email: prove the address, then drop the token.
+    ``HEAD`` (mail scanners) checks the link and writes nothing, not even a session."""
+    read_only = request.method == "HEAD"
     try:
-        row = invitations.redeem(token)
+        row = invitations.check(token) if read_only else invitations.redeem(token)
     except InvalidLink as error:
         response = render(
             request,
@@ -39,7 +41,8 @@ def claim_link(request, token):
         )
         response["Referrer-Policy"] = "no-referrer"
         return response
-    request.session[CLAIM_SESSION_KEY] = {"email": row.email, "thread": row.thread_id}
+    if not read_only:
+        request.session[CLAIM_SESSION_KEY] = {"email": row.email, "thread": row.thread_id}
     response = redirect("wagtail_messenger:claim")
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -5,7 +5,7 @@ Explicit subclasses of Wagtail's generic admin views; every write goes through
 """
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -22,6 +22,7 @@ from wagtail.admin.widgets import HeaderButton
 from wagtail.models import Page, Site
 
 from ..exceptions import MessengerError
+from ..ids import parse_id
 from ..models import Attachment, Ban, Message, Participant, Report, Thread
 from ..services import moderation
 
@@ -44,14 +45,28 @@ def listing_choices(request):
     ).order_by("title")
 
 
+class IdChoiceField(ModelChoiceFilter.field_class):
+    """A model choice whose value must be an id (``ids.parse_id``) before it reaches
+    the database: "¹" or a number past 64 bits is an invalid choice, not a 500."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and parse_id(str(value)) is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdChoiceFilter(ModelChoiceFilter):
+    field_class = IdChoiceField
+
+
 class ThreadFilterSet(WagtailFilterSet):
-    site = ModelChoiceFilter(label=_("Site"), queryset=Site.objects.all())
+    site = IdChoiceFilter(label=_("Site"), queryset=Site.objects.all())
     status = ChoiceFilter(label=_("Status"), choices=Thread.Status.choices)
     reported = BooleanFilter(label=_("Reported"), field_name="is_reported")
     held = BooleanFilter(label=_("Held as spam"), field_name="has_held")
     has_attachments = BooleanFilter(label=_("Has attachments"), field_name="has_attachments")
     last_message_at = DateFromToRangeFilter(label=_("Last message"), widget=DateRangePickerWidget)
-    listing = ModelChoiceFilter(label=_("Listing"), queryset=listing_choices)
+    listing = IdChoiceFilter(label=_("Listing"), queryset=listing_choices)
 
     class Meta:
         model = Thread
@@ -299,15 +314,15 @@ class ThreadActionView(View):
 def _in_thread(thread, message_id):
     """A message id from the form, only if it belongs to this thread."""
     try:
-        return Message.objects.only("pk").get(pk=int(message_id), thread=thread).pk
-    except (TypeError, ValueError, Message.DoesNotExist):
+        return Message.objects.only("pk").get(pk=parse_id(message_id), thread=thread).pk
+    except Message.DoesNotExist:
         raise MessengerErrorNotFound() from None
 
 
 def _participant_in(thread, participant_id):
     try:
-        return Participant.objects.only("pk").get(pk=int(participant_id), thread=thread).pk
-    except (TypeError, ValueError, Participant.DoesNotExist):
+        return Participant.objects.only("pk").get(pk=parse_id(participant_id), thread=thread).pk
+    except Participant.DoesNotExist:
         raise MessengerErrorNotFound() from None
 
 

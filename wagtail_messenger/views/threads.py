@@ -21,6 +21,7 @@ from ..display import message_text, time_maker, url_maker
 from ..exceptions import MessengerError, NotAllowed, RateLimited
 from ..forms import ReplyForm, new_key
 from ..frontend import render
+from ..ids import parse_id
 from ..login import redirect_to_login
 from ..models import Message, Participant, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
@@ -34,11 +35,8 @@ def wants_json(request):
 
 
 def int_param(request, name):
-    try:
-        value = int(request.GET.get(name, ""))
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+    """The id in ``?name=`` (0 allowed: "after nothing"), or ``None`` (``ids.parse_id``)."""
+    return parse_id(request.GET.get(name), minimum=0)
 
 
 def load_thread(request, thread_id):
