@@ -1,9 +1,9 @@
-"""Fixtures of the security suite, its Hypothesis profile and the figures it prints."""
+"""Fixtures of the security suite and its Hypothesis profile (the figures are printed
+by ``pytest_terminal_summary`` in tests/conftest.py, which browser runs load too)."""
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from .figures import lines
 from .world import ACTORS, build_world
 
 # Fixed seed, no example database: CI and every machine draw the same probes. No
@@ -23,11 +23,3 @@ def world(site, listing_index, make_user):
     world = build_world(site, listing_index, make_user)
     world.clients = {actor: world.fresh_client(actor) for actor in ACTORS}
     return world
-
-
-def pytest_terminal_summary(terminalreporter):
-    found = lines()
-    if found:
-        terminalreporter.section("security figures")
-        for line in found:
-            terminalreporter.write_line(line)
