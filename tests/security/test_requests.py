@@ -30,15 +30,17 @@ def targets_for(world, recipe, actor):
 
 
 def test_get_and_head_never_change_state(world):
-    """GET and HEAD of every URL, as every actor, on their own and other people's
-    objects: the database diff is empty. Left out of the diff: sessions (logging in,
-    a guest link, a flash notice), ``last_login`` and an emailed link's first-use
-    stamp (``IGNORED_COLUMNS`` in world.py says why)."""
+    """GET and HEAD of every URL (GET alone where only POST is served), as every
+    actor, on their own and other people's objects: the database diff is empty. Left
+    out of the diff: sessions (logging in, a guest link, a flash notice), ``last_login``
+    and an emailed link's first-use stamp (``IGNORED_COLUMNS`` in world.py says why)."""
     writes, count = [], 0
     for recipe in RECIPES:
         for actor in ACTORS:
             for target in targets_for(world, recipe, actor):
-                for method in ("GET", "HEAD"):
+                # HEAD runs the GET code; on POST-only URLs both answer 405 alike.
+                methods = ("GET", "HEAD") if "GET" in recipe.methods else ("GET",)
+                for method in methods:
                     outcome = send(
                         world,
                         actor,
