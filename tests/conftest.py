@@ -169,6 +169,17 @@ def actor():
     return make
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The figures tests/security measured in this run (tests/security/figures.py)."""
+    from .security.figures import lines
+
+    found = lines()
+    if found:
+        terminalreporter.section("security figures")
+        for line in found:
+            terminalreporter.write_line(line)
+
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 from .real_parts import (  # noqa: E402, F401  (fixtures)

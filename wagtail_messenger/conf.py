@@ -23,6 +23,8 @@ DEFAULTS = {
     # Guest private links.
     "GUEST_LINK_MAX_AGE": timedelta(days=30),
     "INVITATION_MAX_AGE": timedelta(days=30),
+    # How long the "stop emails about this conversation" link of an email works.
+    "MUTE_LINK_MAX_AGE": timedelta(days=90),
     # Pagination.
     "THREADS_PER_PAGE": 20,
     "MESSAGES_PER_PAGE": 20,  # older ones load on demand ("Older messages")

@@ -6,6 +6,7 @@ from django.core import signing
 from django.db import transaction
 
 from .. import queue
+from ..conf import get_setting
 from ..exceptions import InvalidLink
 from ..models import ContactPreference, Participant
 
@@ -36,9 +37,12 @@ def mute_token(participant):
 
 
 def participant_for_mute_token(token):
-    """The participant a mute token names, or :class:`InvalidLink`."""
+    """The participant a mute token names, or :class:`InvalidLink` (also once it is
+    older than ``WAGTAILMESSENGER_MUTE_LINK_MAX_AGE``)."""
     try:
-        participant_id = signing.loads(token, salt=MUTE_SALT)
+        participant_id = signing.loads(
+            token, salt=MUTE_SALT, max_age=get_setting("MUTE_LINK_MAX_AGE")
+        )
     except signing.BadSignature:
         raise InvalidLink()
     participant = (
