@@ -424,20 +424,19 @@ for _action in moderation_admin.BULK_ACTIONS:
     )
 
 
-# Marking read by POST from the thread page's script (issue 20: GET marks nothing read)
-# arrives with another branch; its recipe is here so that the matrix covers it the day
-# the URL exists.
-if "mark_read" in {p.name for p in plugin_urls.urlpatterns}:
-    RECIPES.append(
-        Recipe(
-            "wagtail_messenger:mark_read",
-            methods=("POST",),
-            targets=lambda w: list(THREADS),
-            kwargs=thread_id,
-            expect=participant_only,
-            json=True,
-            path_param="thread_id",
-        )
+# Marking read: a POST from the thread page's script (GET marks nothing read).
+RECIPES.append(
+    Recipe(
+        "wagtail_messenger:mark_read",
+        methods=("POST",),
+        targets=lambda w: list(THREADS),
+        kwargs=thread_id,
+        data=lambda w, t, m: {"seen": "1"},
+        expect=participant_only,
+        json=True,
+        params={"POST": ["seen"]},
+        path_param="thread_id",
     )
+)
 
 BY_NAME = {recipe.name: recipe for recipe in RECIPES}

@@ -294,9 +294,8 @@ def mark_read(request, thread_id):
     actor, thread, people = load_thread(request, thread_id)
     if people.me is None:
         raise Http404
-    try:
-        seen = int(request.POST.get("seen", ""))
-    except ValueError:
+    seen = parse_id(request.POST.get("seen"), minimum=0)
+    if seen is None:
         return JsonResponse({"ok": False, "errors": [_("Which messages were seen?")]}, status=400)
     participation.mark_read(actor, thread.pk, seen_seq=seen)
     unread = Participant.objects.filter(pk=people.me.pk).values_list("unread_count", flat=True)
