@@ -169,17 +169,6 @@ def actor():
     return make
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The figures tests/security measured in this run (tests/security/figures.py)."""
-    from .security.figures import lines
-
-    found = lines()
-    if found:
-        terminalreporter.section("security figures")
-        for line in found:
-            terminalreporter.write_line(line)
-
-
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 from .real_parts import (  # noqa: E402, F401  (fixtures)
@@ -201,8 +190,16 @@ from .smtp_faults import mail_server  # noqa: E402, F401  (fixture)
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the figures tests record (``record_property("figure", "...")``), such as
-    the outbox's fault runs, in the summary: visible in CI's log without ``-s``."""
+    """Print the figures measured in this run in the summary, visible in CI's log
+    without ``-s``: those tests record (``record_property("figure", "...")``, such as the
+    outbox's fault runs), and the security suite's totals (tests/security/figures.py)."""
+    from .security.figures import lines
+
+    security = lines()
+    if security:
+        terminalreporter.section("security figures")
+        for line in security:
+            terminalreporter.write_line(line)
     figures = [
         value
         for outcome in ("passed", "failed")
