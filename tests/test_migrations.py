@@ -179,3 +179,28 @@ def test_existing_messages_are_numbered_in_the_order_they_were_sent(old_apps):
         new.model("Participant").objects.filter(thread=thread.pk).values_list("pk", "last_read_seq")
     )
     assert marks == {reader.pk: 2, never.pk: 0}
+
+
+ROUND_BEFORE = [(APP, "0008_unverified_guests_and_proven_addresses")]
+ROUND_AFTER = [(APP, "0009_participant_notified_seq")]
+
+
+def test_a_round_in_progress_stays_in_progress(old_apps):
+    """0009 keeps each "no flood" round where the old rule (read time against email
+    time) had it: one emailed and not read since is still in the round (their read mark
+    just short of ``notified_seq``), one who read since, or was never emailed, is not."""
+    old = World(migrate(ROUND_BEFORE))
+    thread = old.thread()
+    hour = datetime.timedelta(hours=1)
+    waiting = old.row(thread, old.user(), notified_at=NOW, last_read_at=NOW - hour)
+    unread = old.row(thread, old.user(), notified_at=NOW)
+    read_since = old.row(thread, old.user(), notified_at=NOW, last_read_at=NOW + hour)
+    never = old.row(thread, old.user())
+    old.model("Participant").objects.filter(pk=waiting.pk).update(last_read_seq=4)
+
+    new = World(migrate(ROUND_AFTER))
+    rows = new.model("Participant").objects.values_list("pk", "last_read_seq", "notified_seq")
+    in_round = {pk for pk, read, notified in rows if read < notified}
+    assert in_round == {waiting.pk, unread.pk}
+    assert dict((pk, notified) for pk, _read, notified in rows)[waiting.pk] == 5
+    assert read_since.pk not in in_round and never.pk not in in_round

@@ -22,6 +22,7 @@ from wagtail_messenger.models import (
     Message,
     MessengerSettings,
     Notification,
+    OutboxEmail,
     Participant,
     Thread,
 )
@@ -214,10 +215,42 @@ def test_a_message_committed_just_after_the_page_was_read_is_emailed(
     go.set()
     join(writer, reader)
     assert Participant.objects.get(thread=thread, user=seller).unread_count == 1
-    assert Notification.objects.filter(
-        participant__user=seller, message__body="Can you ship it?", sent_at__isnull=False
-    ).exists()
+    owed = Notification.objects.get(participant__user=seller, message__body="Can you ship it?")
+    sent = OutboxEmail.objects.get(
+        dedup_key=f"notification:{owed.message_id}:{owed.participant_id}"
+    )
+    assert sent.state == OutboxEmail.State.SENT
     assert any("Can you ship it?" in m.body for m in mailoutbox if m.to == ["seller@example.com"])
+
+
+def test_a_late_read_mark_opens_a_new_round_for_what_is_still_unread(
+    client, site, thread, actor, buyer, seller, mailoutbox, django_capture_on_commit_callbacks
+):
+    """One email per round ("no flood"): the seller was emailed about a message and a
+    second one came before they read it, so it was not emailed. Their page, which
+    showed the first one, marks it read only then: a new round begins with the second
+    message still unread, and it is emailed now (it would otherwise wait, unread and
+    untold, for a third)."""
+    to_seller = lambda: [m for m in mailoutbox if m.to == ["seller@example.com"]]  # noqa: E731
+    commits = django_capture_on_commit_callbacks  # the emails go after each commit
+    with commits(execute=True):
+        reply(actor, buyer, thread.pk, "Is it still for sale?")
+    client.force_login(seller)
+    page = Page(client, thread)  # shows it; the read mark is still to be posted
+    before = len(to_seller())
+    assert before == 1  # the round's email
+    with commits(execute=True):
+        reply(actor, buyer, thread.pk, "I can collect tomorrow.")
+    assert len(to_seller()) == before  # the same round: no second email yet
+    with commits(execute=True):
+        client.post(f"/messages/{thread.pk}/read/", {"seen": page.cursor})
+    emails = to_seller()[before:]
+    assert len(emails) == 1 and "I can collect tomorrow." in emails[0].body
+    # Reading it too ends that round quietly: nothing more is sent.
+    page.poll()
+    with commits(execute=True):
+        client.post(f"/messages/{thread.pk}/read/", {"seen": page.cursor})
+    assert len(to_seller()) == before + 1
 
 
 def test_a_read_mark_covers_only_what_the_page_showed(client, thread, actor, buyer, seller):

@@ -268,6 +268,13 @@ class Participant(PersonDisplay, models.Model):
     # Copied from the thread on every message so the inbox is one index range scan.
     last_message_at = models.DateTimeField(_("last message"))
     notified_at = models.DateTimeField(_("last notified"), null=True, blank=True)
+    # One email per round ("no flood"): a round ends when the reader has seen the
+    # message they were last emailed about.
+    notified_seq = models.PositiveBigIntegerField(
+        _("notified about"),
+        default=0,
+        help_text=_("The delivery sequence number of the message last emailed about."),
+    )
     created_at = models.DateTimeField(_("joined"), auto_now_add=True)
 
     objects = ParticipantQuerySet.as_manager()

@@ -93,7 +93,7 @@ def _anyone_may_be_owed(message_id):
         Participant.objects.filter(thread_id=message.thread_id)
         .exclude(pk=message.sender_id)
         .exclude(folder__in=[Participant.Folder.TRASH, Participant.Folder.DELETED])
-        .only("kind", "muted", "last_read_at", "last_read_seq", "notified_at")
+        .only("kind", "muted", "last_read_seq", "notified_at", "notified_seq")
     )
     return any(
         _wants_email(row, message, mode)
@@ -150,7 +150,9 @@ def _claim(message_id):
                 for row, addresses in owed.items()
             ]
         )
-        Participant.objects.filter(pk__in=[row.pk for row in owed]).update(notified_at=now)
+        Participant.objects.filter(pk__in=[row.pk for row in owed]).update(
+            notified_at=now, notified_seq=message.seq or 0
+        )
         return owed
 
 
@@ -164,8 +166,9 @@ def _wants_email(row, message, mode):
         # message numbered after the read mark was not on the page that set it.
         return False
     if mode == Mode.ROUND and row.notified_at is not None:
-        # One email per round: nothing more until they have read the thread since.
-        return row.last_read_at is not None and row.last_read_at >= row.notified_at
+        # One email per round: nothing more until they have seen the message they were
+        # last emailed about (a page showing it, not merely a later visit).
+        return row.last_read_seq >= row.notified_seq
     return True
 
 

@@ -16,6 +16,12 @@ def message_delivered(message):
     queue.after_commit("notify_recipients", message.pk)
 
 
+def owed_again(message_id):
+    """A reader's new round began with ``message_id`` still unread: work out its emails
+    again, after commit (``services.participation.mark_read``)."""
+    queue.after_commit("notify_recipients", message_id)
+
+
 def message_held(message):
     """A message was held as spam: tell moderators who asked to know, after commit."""
     queue.after_commit("notify_moderators", "held", message.pk)

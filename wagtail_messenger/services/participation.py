@@ -56,7 +56,9 @@ def mark_read(actor, thread_ids, seen_seq=None):
         # The threads first, in one order (as every writer of counters locks them).
         threads = Thread.objects.filter(pk__in=rows).order_by("pk")
         latest = dict(locks.locked(threads).values_list("pk", "last_seq"))
-        mine = _mine(actor, list(latest)).only("pk", "thread_id", "user_id", "last_read_seq")
+        mine = _mine(actor, list(latest)).only(
+            "pk", "thread_id", "user_id", "last_read_seq", "notified_at", "notified_seq"
+        )
         for row in mine:
             last = latest[row.thread_id]
             mark = last if seen_seq is None else min(max(seen_seq, 0), last)
@@ -66,7 +68,29 @@ def mark_read(actor, thread_ids, seen_seq=None):
             if mark > row.last_read_seq:
                 changes["last_read_at"] = timezone.now()
             changed += Participant.objects.filter(pk=row.pk).update(**changes)
+            if (
+                unread
+                and row.notified_at is not None
+                and row.last_read_seq < row.notified_seq <= mark
+            ):
+                _owe_again(row, mark)
     return changed
+
+
+def _owe_again(row, mark):
+    """This read mark ended the reader's round ("no flood": one email until they have
+    seen the message they were emailed about) while messages after it are unread:
+    those were passed over while the round was on, so the newest is owed an email now
+    (the mailer applies every rule again; a message is emailed once at most)."""
+    newest = (
+        Message.objects.filter(thread_id=row.thread_id, state=Message.State.VISIBLE, seq__gt=mark)
+        .exclude(sender_id=row.pk)
+        .order_by("-seq")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if newest is not None:
+        notifications.owed_again(newest)
 
 
 def mark_unread(actor, thread_ids):
