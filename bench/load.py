@@ -627,7 +627,7 @@ def to_markdown(report):
         f"max {wait['max']} s, {wait['count']} guests). Tasks failed: "
         f"{report['tasks_failed']}; tracebacks in the logs: {_pairs(report['tracebacks'])}; "
         f"the sweeper at the end (`messenger_send_outbox`): "
-        f"{(report.get('sweeper') or {}).get('output') or 'not run'}.",
+        f"{((report.get('sweeper') or {}).get('output') or 'not run').rstrip('.')}.",
     ]
     details = (
         messages["lost_tokens"]

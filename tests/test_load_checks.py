@@ -248,3 +248,19 @@ def test_the_poll_check_goes_by_sequence_numbers(scene, seller, buyer):
     type(thread).objects.filter(pk=thread.pk).update(last_seq=later.seq + 1, last_message=message)
     report = run_checks(recorder, sink())
     assert (report["polls"]["expected"], report["polls"]["missed"]) == (2, 1)
+
+
+def test_the_simulated_page_moves_its_cursor_only_from_poll_answers():
+    """The poller follows thread.js: its own reply is added to the page (by id, once)
+    but leaves the cursor, which only a poll's answer moves, so a message numbered
+    before the reply and committed after it is still asked for."""
+    from bench.load_clients import Context, Poller
+
+    poller = Poller(Context("http://127.0.0.1:9", None, (0, 0), 0, 0), "p0", "someone", 1)
+    poller.log = PollLog("user:someone", 1, {10}, 5, {10})
+    poller.add([{"id": 12}], "own reply", time.time())
+    assert (poller.log.cursor, poller.log.moves) == (5, [])
+    poller.add([{"id": 11}, {"id": 12}], "poll", time.time(), answer_cursor=7)
+    assert poller.log.cursor == 7
+    assert poller.log.seen == {10, 11, 12}
+    assert poller.log.redelivered == 1
