@@ -172,7 +172,11 @@ class Marketplace:
       theirs, so that an email's preview names the message it is about;
     - the site's settings: the Site record at ``hostname:port`` (emailed links), the
       guest rate limits raised far above what the load sends (every simulated guest
-      comes from 127.0.0.1), everything else at its default (notifications "no flood").
+      comes from 127.0.0.1), the per-account limits too (a seller of the load answers a
+      message every second or two, and every account is minutes old, so "new" by the
+      site's rule), everything else at its default (notifications "no flood"; the cap of
+      private-link emails per address, which a load guest, one address per visitor,
+      reaches once; the guest forms' traps, which the load's guests pass as people do).
     """
 
     GUEST_LIMIT = 30000  # the fields are small integers
@@ -225,6 +229,10 @@ class Marketplace:
         conf = MessengerSettings.for_site(self.site)
         conf.guest_messages_per_hour = self.GUEST_LIMIT
         conf.guest_threads_per_day = self.GUEST_LIMIT
+        conf.account_messages_per_minute = self.GUEST_LIMIT
+        conf.account_threads_per_day = self.GUEST_LIMIT
+        conf.new_account_messages_per_minute = self.GUEST_LIMIT
+        conf.new_account_threads_per_day = self.GUEST_LIMIT
         conf.save()
 
     def _thread(self, index, buyer, seller, count):

@@ -11,14 +11,17 @@ Every message body and so every email preview starts with a token (``[ref c3m12]
    thread it was posted to, from the person who posted it; both submits of a double
    submit were answered with the same id.
 2. **Counters.** Each thread's ``message_count``, ``last_message`` and
-   ``last_message_at`` equal a recount of its visible messages (count, highest id,
-   latest time); every participant's ``last_message_at`` equals the thread's, and their
-   ``unread_count`` equals the number of visible messages from others sent after their
-   ``last_read_at`` (the definition ``participation.remove_message`` and the
-   notification rule use).
+   ``last_message_at`` equal a recount of its visible messages (count, the one with the
+   highest delivery sequence number ``seq``, its time), and ``last_seq`` is at least the
+   highest ``seq``; every participant's ``last_message_at`` equals the thread's, and
+   their ``unread_count`` equals the number of visible messages from others (not from
+   somebody they block, since the block) numbered after their ``last_read_seq``
+   (``participation.unread_after``, the definition every writer of the counter uses).
 3. **Emails.** See :func:`check_emails`.
-4. **Polls.** Every visible message of a poller's thread from the oldest one its page
-   showed on is among what the page showed or a poll added.
+4. **Polls.** Every visible message of a poller's thread numbered from the oldest one
+   its page showed on is among what the page showed or a poll or reply added; the
+   cursor is a sequence number, so a message missed is traced to what moved the cursor
+   past its number.
 """
 
 import re
@@ -42,16 +45,25 @@ class Received:
 
 
 def run_checks(recorder, received):
-    from wagtail_messenger.models import Message, Participant, Thread
+    from wagtail_messenger.models import Block, Message, Participant, Thread
 
     messages = list(
         Message.objects.values(
-            "pk", "thread_id", "sender_id", "body", "state", "created_at", "idempotency_key"
+            "pk",
+            "thread_id",
+            "sender_id",
+            "body",
+            "state",
+            "created_at",
+            "idempotency_key",
+            "seq",
         )
     )
     threads = {
         t["pk"]: t
-        for t in Thread.objects.values("pk", "message_count", "last_message_id", "last_message_at")
+        for t in Thread.objects.values(
+            "pk", "message_count", "last_message_id", "last_message_at", "last_seq"
+        )
     }
     people = {
         p["pk"]: p
@@ -65,12 +77,19 @@ def run_checks(recorder, received):
             "email",
             "unread_count",
             "last_read_at",
+            "last_read_seq",
             "last_message_at",
         )
     }
     for message in messages:
         found = TOKEN_RE.match(message["body"])
         message["token"] = found.group(0) if found else None
+    blocks = list(
+        Block.objects.values("blocker_id", "blocked_user_id", "blocked_email", "created_at")
+    )
+    for person in people.values():
+        mine = person["user_id"]
+        person["blocks"] = [b for b in blocks if mine and b["blocker_id"] == mine]
     report = {
         "messages": check_messages(recorder, messages, threads, people),
         "counters": check_counters(messages, threads, people),
@@ -142,6 +161,35 @@ def check_messages(recorder, messages, threads, people):
     }
 
 
+def unread_of(person, visible, people):
+    """The visible messages of ``person``'s thread they have not read: from somebody
+    else, not from somebody they block (since the block), numbered after their read
+    mark (``participation.unread_after``)."""
+
+    def blocked(message):
+        sender = people.get(message["sender_id"])
+        if sender is None:
+            return False
+        address = (sender["user__email"] if sender["user_id"] else sender["email"]) or ""
+        return any(
+            message["created_at"] >= b["created_at"]
+            and (
+                (b["blocked_user_id"] and b["blocked_user_id"] == sender["user_id"])
+                or (b["blocked_email"] and b["blocked_email"].lower() == address.lower())
+            )
+            for b in person["blocks"]
+        )
+
+    return [
+        m
+        for m in visible[person["thread_id"]]
+        if m["sender_id"] != person["pk"]
+        and m["seq"] is not None
+        and m["seq"] > person["last_read_seq"]
+        and not blocked(m)
+    ]
+
+
 def check_counters(messages, threads, people):
     visible = defaultdict(list)
     for message in messages:
@@ -151,12 +199,20 @@ def check_counters(messages, threads, people):
     samples = []
     for pk, thread in threads.items():
         rows = visible[pk]
+        unnumbered = [r["pk"] for r in rows if r["seq"] is None]
+        if unnumbered:  # delivered, yet never numbered: no poll can bring it
+            bad["visible_without_seq"] += len(unnumbered)
+            samples.append(f"thread {pk}: visible messages without seq {unnumbered[:5]}")
         if thread["message_count"] != len(rows):
             bad["message_count"] += 1
             samples.append(f"thread {pk}: message_count {thread['message_count']} != {len(rows)}")
         if rows:
-            newest_id = max(r["pk"] for r in rows)
-            newest_at = max(r["created_at"] for r in rows)
+            newest = max(rows, key=lambda r: (r["seq"] is not None, r["seq"] or 0))
+            newest_id, newest_at = newest["pk"], newest["created_at"]
+            top_seq = max((r["seq"] or 0) for r in rows)
+            if thread["last_seq"] < top_seq:
+                bad["last_seq"] += 1
+                samples.append(f"thread {pk}: last_seq {thread['last_seq']} < {top_seq}")
             if thread["last_message_id"] != newest_id:
                 bad["last_message"] += 1
                 samples.append(
@@ -169,12 +225,7 @@ def check_counters(messages, threads, people):
                 )
     for person in people.values():
         thread = threads[person["thread_id"]]
-        read_at = person["last_read_at"]
-        expected = sum(
-            1
-            for m in visible[person["thread_id"]]
-            if m["sender_id"] != person["pk"] and (read_at is None or m["created_at"] > read_at)
-        )
+        expected = len(unread_of(person, visible, people))
         if person["unread_count"] != expected:
             bad["unread_count"] += 1
             samples.append(
@@ -210,12 +261,16 @@ def check_emails(recorder, received, messages, people):
     what is known for certain:
 
     - **the ledger**: each ``Notification`` row (one per recipient and message, the
-      app's own record of an email owed) was sent, and delivered exactly once; the sink
-      holds no notification the ledger does not;
+      app's own record of an email owed) has its outbox row
+      (``OutboxEmail``, ``notification:<message>:<participant>``) in state ``sent``, and
+      was delivered exactly once; the sink holds no notification the ledger does not.
+      A row still ``pending`` (or missing) is lost; one ``dropped`` (no longer owed: the
+      recipient read it, muted, left) is counted apart and must not be at the sink;
     - **nothing owed went unclaimed**: a participant with unread messages at the end
-      (the recount of :func:`check_counters`) must have been emailed about a message
-      sent after their ``last_read_at``: the first such message found them either never
-      emailed or emailed before that read, or an email about a later one was claimed;
+      (the recount of :func:`check_counters`, by sequence number) must have been emailed
+      about a message numbered after their ``last_read_seq``: the first such message
+      found them either never emailed or emailed before that read, or an email about a
+      later one was claimed;
     - **no flood** (when the site's mode is "no flood"): between two emails to one
       participant about one thread there must be a request of theirs that could have
       marked it read (thread page, a poll that brought messages, a message of their
@@ -230,7 +285,7 @@ def check_emails(recorder, received, messages, people):
     """
     from django.core import signing
 
-    from wagtail_messenger.models import MessengerSettings, Notification
+    from wagtail_messenger.models import MessengerSettings, Notification, OutboxEmail
     from wagtail_messenger.services.notifications import MUTE_SALT
 
     by_token = {m["token"]: m for m in messages if m["token"]}
@@ -268,13 +323,25 @@ def check_emails(recorder, received, messages, people):
 
     same_message_twice = sum(len(v) - 1 for v in notifications.values() if len(v) > 1)
 
-    ledger = list(
-        Notification.objects.values(
-            "participant_id", "message_id", "sent_at", "last_error", "created_at"
+    ledger = list(Notification.objects.values("participant_id", "message_id", "created_at"))
+    rows = {
+        r["dedup_key"]: r
+        for r in OutboxEmail.objects.filter(kind=OutboxEmail.Kind.NOTIFICATION).values(
+            "dedup_key", "state", "last_error", "attempts"
         )
-    )
-    ledger_sent = {(n["participant_id"], n["message_id"]) for n in ledger if n["sent_at"]}
-    ledger_unsent = [n for n in ledger if not n["sent_at"]]
+    }
+    for entry in ledger:
+        row = rows.get(f"notification:{entry['message_id']}:{entry['participant_id']}")
+        entry["state"] = row["state"] if row else None
+        entry["last_error"] = row["last_error"] if row else "no outbox row"
+    Sent_ = OutboxEmail.State.SENT
+    ledger_sent = {(n["participant_id"], n["message_id"]) for n in ledger if n["state"] == Sent_}
+    ledger_dropped = {
+        (n["participant_id"], n["message_id"])
+        for n in ledger
+        if n["state"] == OutboxEmail.State.DROPPED
+    }
+    ledger_unsent = [n for n in ledger if n["state"] not in (Sent_, OutboxEmail.State.DROPPED)]
     not_delivered = ledger_sent - set(notifications)
     not_in_ledger = set(notifications) - ledger_sent
 
@@ -286,21 +353,17 @@ def check_emails(recorder, received, messages, people):
         for mail in mails:
             order = at.timestamp() if at is not None else mail.at
             emailed[participant].append((order, mail.at, by_pk[message_pk]))
+    visible = defaultdict(list)
+    for message in messages:
+        if message["state"] == "visible":
+            visible[message["thread_id"]].append(message)
     unclaimed = []
     for person in people.values():
         if person["kind"] not in ("user", "guest"):
             continue
-        read_at = person["last_read_at"]
-        unread = [
-            m
-            for m in messages
-            if m["thread_id"] == person["thread_id"]
-            and m["state"] == "visible"
-            and m["sender_id"] != person["pk"]
-            and (read_at is None or m["created_at"] > read_at)
-        ]
-        if unread and not any(
-            read_at is None or m["created_at"] > read_at for *_at, m in emailed[person["pk"]]
+        mark = person["last_read_seq"]
+        if unread_of(person, visible, people) and not any(
+            (m["seq"] or 0) > mark for *_at, m in emailed[person["pk"]]
         ):
             unclaimed.append(person["pk"])
 
@@ -334,12 +397,17 @@ def check_emails(recorder, received, messages, people):
     link_missing = [g for g in guests if not links.get(g)]
     link_twice = sum(len(links[g]) - 1 for g in guests if len(links.get(g, [])) > 1)
     link_unasked = [a for a in links if a not in guests]
+    # Each guest link is an outbox row too: one still pending at the end was not sent.
+    link_rows = Counter(
+        OutboxEmail.objects.filter(kind=OutboxEmail.Kind.GUEST_LINK).values_list("state", flat=True)
+    )
+    links_unsent = link_rows[OutboxEmail.State.PENDING]
 
     per_recipient = Counter()
     for mail in received:
         for address in mail.recipients:
             per_recipient[address] += 1
-    lost = len(not_delivered) + len(ledger_unsent) + len(link_missing)
+    lost = len(not_delivered) + len(ledger_unsent) + len(link_missing) + links_unsent
     duplicated = duplicated_ids + same_message_twice + len(floods) + link_twice
     return {
         "received": len(received),
@@ -353,8 +421,11 @@ def check_emails(recorder, received, messages, people):
         "ledger_unsent": len(ledger_unsent),
         "ledger_unsent_errors": sorted({n.get("last_error", "") for n in ledger_unsent})[:5],
         "ledger_not_delivered": len(not_delivered),
+        "ledger_dropped": len(ledger_dropped),
         "not_in_ledger": len(not_in_ledger),
         "guest_link_missing": len(link_missing),
+        "guest_link_rows": dict(link_rows),
+        "guest_link_rows_unsent": links_unsent,
         "owed_by_rule_not_sent": len(unclaimed),
         "duplicated": duplicated,
         "duplicate_message_ids": duplicated_ids,
@@ -375,18 +446,21 @@ def check_polls(recorder, messages):
         if message["state"] == "visible":
             visible[message["thread_id"]].add(message["pk"])
     created = {m["pk"]: m["created_at"].timestamp() for m in messages}
-    expected = missed = unexpected = redelivered = 0
+    seq = {m["pk"]: m["seq"] for m in messages}
+    expected = missed = unexpected = redelivered = marks = 0
     samples, causes = [], Counter()
     for log in recorder.polls:
-        oldest = min(log.page_ids, default=0)
-        owed = {pk for pk in visible[log.thread_id] if pk >= oldest}
+        marks += log.marks
+        shown = [seq[pk] for pk in log.page_ids if seq.get(pk) is not None]
+        oldest = min(shown, default=0)
+        owed = {pk for pk in visible[log.thread_id] if (seq[pk] or 0) >= oldest}
         expected += len(owed)
         gone = owed - log.seen
         missed += len(gone)
         unexpected += len(log.seen - visible[log.thread_id])
         redelivered += log.redelivered
         for pk in sorted(gone):
-            cause, detail = skipped_by(log, pk, created.get(pk))
+            cause, detail = skipped_by(log, pk, seq.get(pk) or 0, created.get(pk))
             causes[cause.split(" (")[0]] += 1
             samples.append(f"{log.actor} thread {log.thread_id}: missed {pk}: {cause}; {detail}")
     return {
@@ -396,21 +470,22 @@ def check_polls(recorder, messages):
         "missed": missed,
         "unexpected": unexpected,
         "redelivered": redelivered,
+        "read_marks": marks,
         "missed_because": dict(causes),
         "samples": samples[:10],
     }
 
 
-def skipped_by(log, pk, created_at):
-    """What moved the poller's cursor past message ``pk`` without showing it:
-    ``(cause, detail)``."""
+def skipped_by(log, pk, number, created_at):
+    """What moved the poller's cursor past message ``pk`` (sequence number ``number``)
+    without showing it: ``(cause, detail)``."""
     for source, start, before, after, added, answer_cursor in log.moves:
-        if before < pk <= after:
+        if before < number <= after:
             when = "before" if created_at is not None and created_at < start else "after"
             detail = f"cursor {before} -> {after}, added {added}, sent {when} the request began"
             if source == "own reply":
                 return "the page's own reply moved the cursor past it", detail
-            if any(i > pk for i in added):
+            if added:
                 return "a poll returned later messages without it", detail
             return f"a poll's answer cursor ({answer_cursor}) jumped past it", detail
     return "the cursor never passed it, yet the last poll did not return it", ""

@@ -9,21 +9,30 @@ sink has received it.
 - :class:`Reader`: a signed-in user reading their inbox, thread pages and the header
   total.
 - :class:`Poller`: a signed-in user with one thread open, polling it the way
-  ``thread.js`` does (``?after=<cursor>``; a message whose id is already on the page is
-  not added again; the cursor is the largest of its own value, the ids it added and the
-  answer's ``cursor``), and now and then replying from the page as ``thread.js`` does
-  (``fetch``; the answer's message is added by the same rule, its key used next).
+  ``thread.js`` does (``?after=<cursor>``, the cursor a delivery sequence number moved
+  only by a poll's answer ``cursor``; a message whose id is already on the page is not
+  added again), posting the read mark (``POST <thread>/read/`` with ``seen``) when the
+  page opens with unread messages and after a poll brought messages, and now and then
+  replying from the page as ``thread.js`` does (``fetch``; the answer's message is
+  added, the cursor not moved, its key used next).
 - :class:`Replier`: a signed-in seller answering threads from their inbox, half as plain
   form posts (302), half as ``fetch`` posts (JSON), with the form's idempotency key;
   some submits are sent twice (a double click: at once, or one after the other).
-- :class:`Guest`: a visitor without an account writing about a listing, waiting for the
-  private link at the SMTP sink, following it, then reading and replying as a proven
-  guest; then a new visitor.
+- :class:`Guest`: a visitor without an account writing about a listing (the form filled
+  as a browser does, with the rendered form's hidden fields, the trap field left empty,
+  sent no sooner than ``WAGTAILMESSENGER_FORM_MIN_SECONDS`` after the form was shown),
+  waiting for the private link at the SMTP sink, following it, then reading and
+  replying as a proven guest; then a new visitor.
+
+Every thread page is treated as ``thread.js`` treats a visible page: when its
+configuration says it has unread messages, the client posts the read mark with the
+page's cursor. Reading the page or polling marks nothing by itself.
 
 What they record (:class:`Recorder`) is what the consistency check
 (``bench/load_checks.py``) compares with the database and the sink: every request's
 kind, status and time; every message the server said it saved (``Sent``); every
-request that could have marked a thread read (``reads``); what each poller was shown.
+read mark posted (``reads``, with a message of one's own the only requests that can
+mark a thread read); what each poller was shown.
 """
 
 import asyncio
@@ -40,6 +49,8 @@ from bench.data import PASSWORD
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 KEY_RE = re.compile(r'name="key" value="([0-9a-f]{32})"')
+STAMP_RE = re.compile(r'name="wm_started" value="([^"]+)"')  # the form traps' timestamp
+HONEYPOT = "wm_website"  # the trap field a person never sees, sent empty
 MESSAGE_ID_RE = re.compile(r'data-id="(\d+)"')
 INBOX_THREAD_RE = re.compile(r'name="thread" value="(\d+)"')
 CONFIG_RE = re.compile(r'<script id="wm-thread-config" type="application/json">(.*?)</script>')
@@ -78,13 +89,14 @@ class PollLog:
     actor: str
     thread_id: int
     page_ids: set
-    cursor: int
+    cursor: int  # a delivery sequence number (Message.seq), as thread.js keeps it
     seen: set = field(default_factory=set)
     redelivered: int = 0  # messages a poll answered with that the page already showed
     polls: int = 0
     # Each move of the cursor: (source, start, cursor before, cursor after, ids added,
     # the answer's cursor), so that a missed message can be traced to what skipped it.
     moves: list = field(default_factory=list)
+    marks: int = 0  # read marks posted
 
 
 @dataclass
@@ -105,7 +117,7 @@ class Recorder:
         self.rate_limited = Counter()  # kind
         self.sent = []
         self.unacknowledged = []  # (token, actor, kind, reason)
-        self.reads = []  # (actor, thread_id, start, end)
+        self.reads = []  # read marks posted: (actor, thread_id, start, end)
         self.polls = []
         self.guests = []
         self.link_waits = []  # seconds from a guest's submit to their link at the sink
@@ -132,8 +144,9 @@ class Recorder:
 class Context:
     """What every client shares: the server, the sink, the clock and the recorder."""
 
-    def __init__(self, base_url, sink, pause, deadline, seed, double_rate=0.1):
+    def __init__(self, base_url, sink, pause, deadline, seed, double_rate=0.1, form_wait=0):
         self.base_url = base_url
+        self.form_wait = form_wait  # seconds a person takes to fill a guest form
         self.sink = sink
         self.pause = pause
         self.deadline = deadline
@@ -242,11 +255,30 @@ class Client:
         return response.text
 
     async def open_thread(self, thread_id, kind="thread"):
-        response, start, end = await self.call(
+        """The thread page, then what ``thread.js`` does on a visible page: post the read
+        mark with the page's cursor when the page says it has unread messages."""
+        response, _start, _end = await self.call(
             kind, "GET", f"/messages/{thread_id}/", expect=(200,)
         )
+        page = response.text
+        config = page_config(page)
+        if config and config.get("unread") and config.get("cursor"):
+            await self.mark_read(thread_id, page, config["cursor"])
+        return page
+
+    async def mark_read(self, thread_id, page, seen):
+        """``POST <thread>/read/`` with ``seen=<sequence number>``, as ``thread.js``."""
+        csrf, _key = _form_fields(page)
+        response, start, end = await self.call(
+            "read",
+            "POST",
+            f"/messages/{thread_id}/read/",
+            data={"seen": str(seen), "csrfmiddlewaretoken": csrf or ""},
+            headers=JSON_HEADERS,
+            expect=(200,),
+        )
         self.rec.read(self.actor, thread_id, start, end)
-        return response.text
+        return response
 
     async def reply(self, thread_id, page):
         """Reply through the page's form (as ``fetch`` or as a plain post), sometimes
@@ -338,6 +370,18 @@ def _form_fields(page):
     return (csrf.group(1) if csrf else None), (key.group(1) if key else None)
 
 
+def _trap_fields(page):
+    """The guest form's traps as a browser sends them: the rendered timestamp, the
+    hidden text box empty (none when the form has no traps)."""
+    stamp = STAMP_RE.search(page)
+    return {"wm_started": stamp.group(1), HONEYPOT: ""} if stamp else {}
+
+
+def page_config(page):
+    found = CONFIG_RE.search(page)
+    return json.loads(found.group(1)) if found else None
+
+
 class UserClient(Client):
     def __init__(self, ctx, tag, username):
         super().__init__(ctx, tag)
@@ -400,16 +444,33 @@ class Poller(UserClient):
         self.thread_id = thread_id
         self.log = None
         self.csrf = self.key = None
+        self.page = None
+        self.marked = 0  # what thread.js believes the server has as read
 
     async def start(self):
         await super().start()
         await self.next()
-        page = await self.open_thread(self.thread_id)
-        config = json.loads(CONFIG_RE.search(page).group(1))
+        response, _s, _e = await self.call(
+            "thread", "GET", f"/messages/{self.thread_id}/", expect=(200,)
+        )
+        page = self.page = response.text
+        config = page_config(page)
         shown = {int(i) for i in MESSAGE_ID_RE.findall(page)}
-        self.log = PollLog(self.actor, self.thread_id, shown, config["cursor"] or 0, set(shown))
+        cursor = config["cursor"] or 0
+        self.log = PollLog(self.actor, self.thread_id, shown, cursor, set(shown))
         self.rec.polls.append(self.log)
         self.csrf, self.key = _form_fields(page)
+        self.marked = 0 if config.get("unread") else cursor
+        await self.mark_seen()
+
+    async def mark_seen(self):
+        """``markRead()`` of ``thread.js``: post the cursor when it is past the mark."""
+        if self.log.cursor <= self.marked:
+            return
+        marking = self.log.cursor
+        await self.mark_read(self.thread_id, self.page, marking)
+        self.log.marks += 1
+        self.marked = max(self.marked, marking)
 
     async def step(self):
         if self.random.random() < self.CHAT and self.key:
@@ -419,8 +480,8 @@ class Poller(UserClient):
 
     def add(self, messages, source, start, answer_cursor=None):
         """What ``thread.js`` does with messages from a poll or a reply: skip an id the
-        page already shows, else add it and move the cursor up to it (and, for a poll,
-        up to the answer's ``cursor``)."""
+        page already shows, else add it; only a poll's answer ``cursor`` moves the
+        cursor (a reply's own number may be above one that commits later)."""
         log = self.log
         before, added = log.cursor, []
         for message in messages:
@@ -429,14 +490,14 @@ class Poller(UserClient):
                 continue
             log.seen.add(message["id"])
             added.append(message["id"])
-            log.cursor = max(log.cursor, message["id"])
-        log.cursor = max(log.cursor, answer_cursor or 0)
+        if source == "poll":
+            log.cursor = max(log.cursor, answer_cursor or 0)
         if log.cursor != before:
             log.moves.append((source, start, before, log.cursor, added, answer_cursor))
 
     async def chat(self):
         """A reply from the open page (``fetch``, JSON): the page adds the answer's
-        message as it adds polled ones, and takes the answer's fresh key."""
+        message (its cursor stays) and takes the answer's fresh key."""
         fields = {"csrfmiddlewaretoken": self.csrf, "key": self.key}
         url = f"/messages/{self.thread_id}/"
         start = time.time()
@@ -461,8 +522,8 @@ class Poller(UserClient):
             return
         data = response.json()
         self.add(data["messages"], "poll", start, data.get("cursor"))
-        if data["messages"]:
-            self.rec.read(self.actor, self.thread_id, start, end)
+        if data["messages"] and kind != "poll_final":
+            await self.mark_seen()
 
 
 class WarmUp(UserClient):
@@ -483,7 +544,7 @@ class WarmUp(UserClient):
         await self.start()
         await self.inbox()
         await self.open_thread(self.thread_id)
-        response, start, end = await self.call(
+        await self.call(
             "poll",
             "GET",
             f"/messages/{self.thread_id}/poll/",
@@ -491,7 +552,6 @@ class WarmUp(UserClient):
             headers=JSON_HEADERS,
             expect=(200,),
         )
-        self.rec.read(self.actor, self.thread_id, start, end)
         await self.call("unread", "GET", "/messages/unread/", expect=(200,))
         await self.call("compose_page", "GET", f"/messages/new/{self.listing_id}/", expect=(200,))
         await self.http.aclose()
@@ -531,11 +591,15 @@ class Guest(Client):
         self.thread_id = None
         page_id = self.random.choice(self.listings)
         url = f"/messages/new/{page_id}/"
-        response, _s, _e = await self.call("compose_page", "GET", url, expect=(200,))
+        response, _s, shown = await self.call("compose_page", "GET", url, expect=(200,))
         csrf, key = _form_fields(response.text)
+        traps = _trap_fields(response.text)
         await self.next()
+        if traps:  # a person takes a few seconds to write; a faster submit is a bot's
+            await asyncio.sleep(max(0.0, shown + self.ctx.form_wait - time.time()))
         name = f"Guest {self.tag} {self.visitors}"
         fields = {"csrfmiddlewaretoken": csrf, "key": key, "name": name, "email": self.email}
+        fields.update(traps)
         answer = await self.submit("compose", url, fields, None, headers={}, expect=(302,))
         log = GuestLog(self.email, time.time())
         self.rec.guests.append(log)

@@ -71,4 +71,8 @@ def test_short_load_loses_and_doubles_nothing():
     assert report["emails"]["notifications_received"] > 0, summary
     assert report["emails"]["guest_links_received"] >= 1, summary
     assert report["run"]["drained"], summary
+    # Pages marked read as thread.js does (POST with the sequence number shown), and the
+    # sweeper ran at the end of the drain.
+    assert report["requests"]["kinds"]["read"]["count"] > 0, summary
+    assert report["sweeper"]["status"] == 0, summary
     assert done.returncode in (0, 1), done.stderr

@@ -1,11 +1,13 @@
 """The load test's consistency check finds what it claims to find.
 
 ``bench/load_checks.py`` is run here on threads written by the services and on real
-notification emails (built and sent by the mailer, caught by locmem and handed to the
-check as the SMTP sink would), with one fault brought in at a time: a message the client
-was told was saved but is not there, one saved twice, an email delivered twice or not
-at all, a second email in one "no flood" round, a counter off by some, a message a
-poller never got. A clean run of the same scenario reports nothing.
+notification emails (claimed into the ledger and the outbox, sent by the outbox, caught by
+locmem and handed to the check as the SMTP sink would), with one fault brought in at a
+time: a message the client was told was saved but is not there, one saved twice, an
+email delivered twice or not at all, one owed but left pending in the outbox, a second
+email in one "no flood" round, a counter off by some (by sequence number), a message a
+poller never got (by the cursor's sequence number). A clean run of the same scenario
+reports nothing.
 """
 
 import time
@@ -16,8 +18,8 @@ from django.core import mail
 from bench.load_checks import Received, run_checks
 from bench.load_clients import PollLog, Recorder, Sent
 from wagtail_messenger.actors import Actor
-from wagtail_messenger.models import Message, Notification, Participant
-from wagtail_messenger.services import conversations, mailer
+from wagtail_messenger.models import Message, Notification, OutboxEmail, Participant
+from wagtail_messenger.services import conversations, mailer, participation
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +101,19 @@ def test_an_email_sent_but_not_at_the_sink_is_lost(scene):
     assert report["lost"] >= 1
 
 
+def test_an_email_left_pending_in_the_outbox_is_lost(scene):
+    thread, message, recorder = scene
+    received = sink()
+    # As if the worker had been killed before sending: claimed, never sent.
+    OutboxEmail.objects.filter(kind=OutboxEmail.Kind.NOTIFICATION).update(
+        state=OutboxEmail.State.PENDING, sent_at=None
+    )
+    report = run_checks(recorder, [])
+    assert report["emails"]["ledger_unsent"] == 1
+    assert report["lost"] >= 1
+    assert run_checks(recorder, received)["emails"]["ledger_unsent"] == 1
+
+
 def test_an_email_nobody_claimed_is_owed_by_the_rule(scene):
     thread, message, recorder = scene
     Notification.objects.all().delete()  # as if the notification task never ran
@@ -115,7 +130,13 @@ def second_email(thread, seller, buyer):
     ).message
     participant = Participant.objects.get(thread=thread, user=seller)
     mailer.build_message_email(participant, later, [seller.email]).send()
-    Notification.objects.create(participant=participant, message=later, sent_at=later.created_at)
+    Notification.objects.create(participant=participant, message=later)
+    OutboxEmail.objects.create(
+        kind=OutboxEmail.Kind.NOTIFICATION,
+        dedup_key=f"notification:{later.pk}:{participant.pk}",
+        message_id="<flood@example.com>",
+        state=OutboxEmail.State.SENT,
+    )
     return participant, later
 
 
@@ -145,6 +166,20 @@ def test_an_unread_counter_off_from_the_recount_is_reported(scene, seller):
     assert report["counters"]["by_field"] == {"unread_count": 1}
 
 
+def test_the_unread_recount_goes_by_the_read_mark_s_sequence_number(scene, seller, buyer):
+    """A read mark that covers the first message only leaves the second unread, even
+    though it was set after the second was sent (what was shown, not when)."""
+    thread, message, recorder = scene
+    conversations.post_message(actor=Actor.for_user(buyer), thread=thread, body="[ref c1m4] Hi?")
+    participation.mark_read(Actor.for_user(seller), thread.pk, seen_seq=message.seq)
+    row = Participant.objects.get(thread=thread, user=seller)
+    assert (row.last_read_seq, row.unread_count) == (message.seq, 1)
+    assert run_checks(recorder, sink())["counters"]["mismatched"] == 0
+    # Were the counter cleared by the time of the read, the recount says otherwise.
+    Participant.objects.filter(pk=row.pk).update(unread_count=0)
+    assert run_checks(recorder, sink())["counters"]["by_field"] == {"unread_count": 1}
+
+
 def test_a_thread_whose_last_message_is_not_the_newest_is_reported(scene, seller):
     thread, message, recorder = scene
     newer = conversations.post_message(
@@ -153,12 +188,27 @@ def test_a_thread_whose_last_message_is_not_the_newest_is_reported(scene, seller
     type(thread).objects.filter(pk=thread.pk).update(last_message=message)
     report = run_checks(recorder, sink())
     assert report["counters"]["by_field"] == {"last_message": 1}
-    assert newer.pk > message.pk
+    assert newer.seq > message.seq
+
+
+def test_the_last_message_is_the_highest_sequence_number_not_the_highest_id(scene, seller):
+    """A message committed after a later-created one (a higher id, a lower number: the
+    late commit) is not the thread's last message."""
+    thread, message, recorder = scene
+    newer = conversations.post_message(
+        actor=Actor.for_user(seller), thread=thread, body="[seed t0 m1] Yes it is."
+    ).message
+    assert run_checks(recorder, sink())["counters"]["mismatched"] == 0
+    # Swap the numbers: the older row now carries the highest seq.
+    Message.objects.filter(pk=message.pk).update(seq=newer.seq + 1)
+    type(thread).objects.filter(pk=thread.pk).update(last_seq=newer.seq + 1)
+    report = run_checks(recorder, sink())
+    assert report["counters"]["by_field"]["last_message"] == 1
 
 
 def test_a_message_a_poller_never_got_is_missed(scene, seller, buyer):
     thread, message, recorder = scene
-    recorder.polls.append(PollLog(f"user:{buyer.username}", thread.pk, {message.pk}, message.pk))
+    recorder.polls.append(PollLog(f"user:{buyer.username}", thread.pk, {message.pk}, message.seq))
     recorder.polls[0].seen = {message.pk}
     conversations.post_message(actor=Actor.for_user(seller), thread=thread, body="[seed t0 m1] Yes")
     report = run_checks(recorder, sink())
@@ -168,13 +218,49 @@ def test_a_message_a_poller_never_got_is_missed(scene, seller, buyer):
 
 def test_a_missed_message_is_traced_to_what_moved_the_cursor(scene, seller, buyer):
     thread, message, recorder = scene
-    log = PollLog(f"user:{buyer.username}", thread.pk, {message.pk}, message.pk)
+    log = PollLog(f"user:{buyer.username}", thread.pk, {message.pk}, message.seq)
     log.seen = {message.pk}
     recorder.polls.append(log)
     later = conversations.post_message(
         actor=Actor.for_user(seller), thread=thread, body="[seed t0 m1] Yes"
     ).message
-    # The poll answered with no message but a cursor past the new one.
-    log.moves.append(("poll", time.time(), message.pk, later.pk, [], later.pk))
+    # The poll answered with no message but a cursor past the new one's number.
+    log.moves.append(("poll", time.time(), message.seq, later.seq, [], later.seq))
     report = run_checks(recorder, sink())
     assert report["polls"]["missed_because"] == {"a poll's answer cursor": 1}
+
+
+def test_the_poll_check_goes_by_sequence_numbers(scene, seller, buyer):
+    """The page showed the first message; the next (a higher id, but numbered before
+    the first: a late commit) is still owed to the poller from the first's number on,
+    so only a higher number is owed."""
+    thread, message, recorder = scene
+    later = conversations.post_message(
+        actor=Actor.for_user(seller), thread=thread, body="[seed t0 m1] Yes"
+    ).message
+    log = PollLog(f"user:{buyer.username}", thread.pk, {later.pk}, later.seq)
+    log.seen = {later.pk}
+    recorder.polls.append(log)
+    report = run_checks(recorder, sink())
+    assert (report["polls"]["expected"], report["polls"]["missed"]) == (1, 0)
+    # Number the first message after the page's: the page owes it now, and never got it.
+    Message.objects.filter(pk=message.pk).update(seq=later.seq + 1)
+    type(thread).objects.filter(pk=thread.pk).update(last_seq=later.seq + 1, last_message=message)
+    report = run_checks(recorder, sink())
+    assert (report["polls"]["expected"], report["polls"]["missed"]) == (2, 1)
+
+
+def test_the_simulated_page_moves_its_cursor_only_from_poll_answers():
+    """The poller follows thread.js: its own reply is added to the page (by id, once)
+    but leaves the cursor, which only a poll's answer moves, so a message numbered
+    before the reply and committed after it is still asked for."""
+    from bench.load_clients import Context, Poller
+
+    poller = Poller(Context("http://127.0.0.1:9", None, (0, 0), 0, 0), "p0", "someone", 1)
+    poller.log = PollLog("user:someone", 1, {10}, 5, {10})
+    poller.add([{"id": 12}], "own reply", time.time())
+    assert (poller.log.cursor, poller.log.moves) == (5, [])
+    poller.add([{"id": 11}, {"id": 12}], "poll", time.time(), answer_cursor=7)
+    assert poller.log.cursor == 7
+    assert poller.log.seen == {10, 11, 12}
+    assert poller.log.redelivered == 1
