@@ -110,6 +110,14 @@ class GuestTrapMixin:
 KEY_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
+def plain_text(value, max_length):
+    """A free-text parameter read without a form (the inbox search, a report's reason):
+    control characters, which no person types and PostgreSQL refuses in text (NUL),
+    become spaces; then trimmed and cut to ``max_length``."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in value or "")
+    return text.strip()[:max_length]
+
+
 def new_key():
     return uuid.uuid4().hex
 

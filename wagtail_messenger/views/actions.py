@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from ..actors import Actor
 from ..exceptions import MessengerError, NotAllowed, RateLimited
+from ..forms import plain_text
 from ..ids import parse_ids
 from ..login import redirect_to_login
 from ..models import Message, Participant
@@ -236,7 +237,7 @@ def report_message(request, message_id):
         return not_found(request)
     # The thread page's report boxes belong to its one shared form (which carries the
     # CSRF token, so the cached message markup need not): each is named after its message.
-    reason = request.POST.get(f"reason-{message_id}") or request.POST.get("reason", "")
+    reason = plain_text(request.POST.get(f"reason-{message_id}") or request.POST.get("reason"), 500)
     try:
         ratelimit.check_report(
             for_site_id(message.thread.site_id),

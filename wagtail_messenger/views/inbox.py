@@ -17,6 +17,7 @@ from .. import fragments, selectors
 from ..actors import Actor
 from ..conf import get_setting
 from ..display import time_maker, url_maker
+from ..forms import plain_text
 from ..frontend import render
 from ..ids import parse_id
 from ..login import redirect_to_login
@@ -181,7 +182,7 @@ def inbox(request):
     if actor.is_anonymous:
         return redirect_to_login(request.get_full_path())
     tab = TABS_BY_KEY.get(request.GET.get("view", ""), TABS[0])
-    query = request.GET.get("q", "").strip()[:100]
+    query = plain_text(request.GET.get("q"), 100)
     after = decode_cursor(request.GET.get("after"))
     before = decode_cursor(request.GET.get("before")) if after is None else None
     page = selectors.inbox_page(
