@@ -149,15 +149,9 @@ class MessengerFormMixin:
         sender = self.get_messenger_sender(form)
         if sender is None:
             return
-        ratelimit.check_sender(
-            conf,
-            user=sender.user,
-            ip=ratelimit.client_ip(request),
-            email=sender.email,
-            new_thread=True,
+        ratelimit.check_new_thread(
+            conf, request, sender, emails_link=sender.kind == Participant.Kind.GUEST
         )
-        if sender.kind == Participant.Kind.GUEST:
-            ratelimit.check_link_email(conf, sender.email)
 
     def process_form_submission(self, form):
         conf = for_site(self.get_site())

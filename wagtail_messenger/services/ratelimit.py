@@ -262,6 +262,15 @@ def check_sender(conf, *, user=None, ip="", email="", new_thread=False, now=None
     return check_guest(conf, ip=ip, email=email, new_thread=new_thread, now=now)
 
 
+def check_new_thread(conf, request, sender, *, emails_link):
+    """A new conversation from ``sender`` (a :class:`~.parties.Party`): the sender's
+    limits, and with ``emails_link`` (a typed address is sent a private link) the cap on
+    link emails to that address. Compose and the contact forms call it."""
+    check_sender(conf, user=sender.user, ip=client_ip(request), email=sender.email, new_thread=True)
+    if emails_link:
+        check_link_email(conf, sender.email)
+
+
 def check_report(conf, *, user=None, ip="", email="", now=None):
     """Reports of messages are counted apart from messages (a report spends nothing of
     the sender's allowance), with the same limits: per minute for accounts (staff and

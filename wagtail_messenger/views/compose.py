@@ -94,15 +94,8 @@ def compose(request, page_id):
         else:
             sender = Party.guest(data["name"], data["email"])
         try:
-            ratelimit.check_sender(
-                conf,
-                user=sender.user,
-                ip=ratelimit.client_ip(request),
-                email=sender.email,
-                new_thread=True,
-            )
-            if ask_identity:  # a typed address gets a private link: capped per address
-                ratelimit.check_link_email(conf, sender.email)
+            # A typed address gets a private link: capped per address.
+            ratelimit.check_new_thread(conf, request, sender, emails_link=ask_identity)
             with attachments.stored_upload(data.get("attachment"), conf) as upload:
                 posted = conversations.start_thread(
                     sender=sender,
