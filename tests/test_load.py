@@ -31,7 +31,7 @@ def reachable():
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
         import aiosmtpd  # noqa: F401
         import gunicorn  # noqa: F401
-        import httpx  # noqa: F401
+        import aiohttp  # noqa: F401
     except Exception:  # noqa: BLE001 (any missing part: skip with the how-to)
         return False
     return True
