@@ -76,9 +76,26 @@ def parse_args(argv):
     parser.add_argument(
         "--pause", default="0.5-1", help="seconds between a client's requests, MIN-MAX"
     )
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="gunicorn worker processes (default: one per CPU)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker: more than 1 runs the gthread worker (keep-alive)",
+    )
     parser.add_argument(
         "--task-workers", type=int, default=1, help="django-tasks-db workers (db_worker)"
+    )
+    parser.add_argument(
+        "--task-nice",
+        type=int,
+        default=10,
+        help="niceness of the task workers: mail waits a few ms so that pages do not",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seed", type=int, default=20)
@@ -164,6 +181,7 @@ class LoadRun:
         self.smtp_port = free_port()
         self.task_workers = [f"worker{i}" for i in range(args.task_workers)]
         self.sweep = None
+        self.logged_before_stop = {}
 
     # -- the parts ---------------------------------------------------------------------
 
@@ -193,6 +211,12 @@ class LoadRun:
 
     def stop_processes(self):
         for name, (process, log) in list(self.processes.items()):
+            log.flush()
+            # What a process logged until now is what the run did; a traceback it writes
+            # while it is being stopped is its shutdown's, reported apart (django-tasks-db's
+            # worker leaves by sys.exit() from its SIGTERM handler, which, landing in its
+            # poll query, logs the transaction it could not close).
+            self.logged_before_stop[name] = (self.tmp / f"{name}.log").stat().st_size
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -277,10 +301,11 @@ class LoadRun:
 
         self.sink.start(self.smtp_port)
         manage = [sys.executable, str(ROOT / "sandbox" / "manage.py")]
+        nice = ["nice", "-n", str(self.args.task_nice)] if self.args.task_nice else []
         for name in self.task_workers:
             self.start_process(
                 name,
-                [*manage, "db_worker", "--interval", "0.1", "--no-startup-delay"]
+                [*nice, *manage, "db_worker", "--interval", "0.1", "--no-startup-delay"]
                 + ["--worker-id", name],
             )
         self.start_process(
@@ -288,7 +313,9 @@ class LoadRun:
             [
                 *(sys.executable, "-m", "gunicorn", "bench.wsgi:application"),
                 *("--bind", f"127.0.0.1:{self.port}", "--workers", str(self.args.workers)),
-                *("--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "5"),
+                *("--worker-class", "gthread" if self.args.threads > 1 else "sync"),
+                *("--threads", str(self.args.threads)),
+                *("--timeout", "60", "--graceful-timeout", "5"),
                 *("--log-level", "warning", "--chdir", str(ROOT), "--preload"),
             ],
         )
@@ -423,15 +450,18 @@ class LoadRun:
             )
         )
         connections.close_all()
-        tracebacks = {}
+        tracebacks, at_shutdown = {}, {}
         for name in ("gunicorn", *self.task_workers):
             path = self.tmp / f"{name}.log"
             text = path.read_text(errors="replace") if path.exists() else ""
-            tracebacks[name] = text.count("Traceback")
+            cut = self.logged_before_stop.get(name, len(text))
+            tracebacks[name] = text[:cut].count("Traceback")
+            at_shutdown[name] = text[cut:].count("Traceback")
         return {
             "tasks_failed": len(failed),
             "tasks_failed_samples": failed[:5],
             "tracebacks": tracebacks,
+            "tracebacks_at_shutdown": at_shutdown,
             "log_tails": {name: self.log_tail(name) for name, count in tracebacks.items() if count},
         }
 
@@ -451,6 +481,7 @@ class LoadRun:
             "seconds": self.args.seconds,
             "pause": self.args.pause,
             "workers": self.args.workers,
+            "threads": self.args.threads,
             "task_workers": self.args.task_workers,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -564,8 +595,10 @@ def to_markdown(report):
         "",
         f"`python bench/load.py --clients {run['clients']} --seconds {run['seconds']:g} "
         f"--pause {run['pause'][0]:g}-{run['pause'][1]:g} --workers {run['workers']} "
-        f"--task-workers {run['task_workers']}`: {mix}; gunicorn with "
-        f"{run['workers']} sync workers, PostgreSQL {run['postgres']}, Redis (cache and "
+        f"--threads {run['threads']} --task-workers {run['task_workers']}`: {mix}; "
+        f"gunicorn with {run['workers']} "
+        + (f"gthread workers of {run['threads']} threads" if run["threads"] > 1 else "sync workers")
+        + f", PostgreSQL {run['postgres']}, Redis (cache and "
         f"rate limits), {run['task_workers']} django-tasks-db worker(s), an aiosmtpd sink; "
         f"{run['cpus']} CPUs, "
         f"Python {run['python']}, Django {run['django']}, Wagtail {run['wagtail']}; "
@@ -626,7 +659,8 @@ def to_markdown(report):
         f"{polls['read_marks']} read marks posted.",
         f"- Guest links reached the sink {wait['p50']} s after the submit (median, "
         f"max {wait['max']} s, {wait['count']} guests). Tasks failed: "
-        f"{report['tasks_failed']}; tracebacks in the logs: {_pairs(report['tracebacks'])}; "
+        f"{report['tasks_failed']}; tracebacks in the logs: {_pairs(report['tracebacks'])} "
+        f"(while being stopped, not counted: {_pairs(report['tracebacks_at_shutdown'])}); "
         f"the sweeper at the end (`messenger_send_outbox`): "
         f"{((report.get('sweeper') or {}).get('output') or 'not run').rstrip('.')}.",
     ]

@@ -177,6 +177,17 @@ def test_actions_answer_json_when_asked(client, conversation, seller):
     }
 
 
+def test_a_script_saying_only_x_requested_with_gets_json_too(client, conversation, seller):
+    """One rule for every view and error page (``views.content.wants_json``): a fetch
+    that sends ``X-Requested-With`` without ``Accept`` gets the JSON answer, not a
+    redirect to a page it cannot show."""
+    client.force_login(seller)
+    response = client.post(action_url(conversation, "flag"), HTTP_X_REQUESTED_WITH="fetch")
+    assert response.status_code == 200
+    assert response.json()["ok"] is True
+    assert client.post(action_url(conversation, "flag")).status_code == 302
+
+
 def test_actions_need_post_and_csrf(csrf_client, conversation, seller):
     csrf_client.force_login(seller)
     assert csrf_client.get(action_url(conversation, "flag")).status_code == 405

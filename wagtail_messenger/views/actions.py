@@ -25,6 +25,7 @@ from ..login import redirect_to_login
 from ..models import Message, Participant
 from ..services import access, participation, ratelimit, safety
 from ..services.settings import for_site_id
+from .content import wants_json
 from .limited import rate_limited
 
 #: The most thread ids one bulk request acts on.
@@ -107,10 +108,6 @@ BULK_ACTIONS = {
 
 
 # -- responses ---------------------------------------------------------------------------
-
-
-def wants_json(request):
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def back_url(request):

@@ -30,6 +30,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
 from ..frontend import render
+from .content import wants_json
 
 logger = logging.getLogger("wagtail_messenger.views")
 
@@ -60,12 +61,6 @@ def private(view):
         return response
 
     return wrapped
-
-
-def wants_json(request):
-    return "application/json" in request.headers.get("Accept", "") or bool(
-        request.headers.get("X-Requested-With")
-    )
 
 
 def unavailable(request):

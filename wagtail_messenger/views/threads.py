@@ -27,11 +27,8 @@ from ..models import Message, Participant, Thread
 from ..services import access, attachments, conversations, participation, ratelimit
 from ..services.settings import for_site_id
 from ..services.spam import held_notice
+from .content import wants_json
 from .limited import rate_limited
-
-
-def wants_json(request):
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def int_param(request, name):
