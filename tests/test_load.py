@@ -29,9 +29,9 @@ def reachable():
 
         psycopg.connect(PG_URL, connect_timeout=2).close()
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        import aiohttp  # noqa: F401
         import aiosmtpd  # noqa: F401
         import gunicorn  # noqa: F401
-        import aiohttp  # noqa: F401
     except Exception:  # noqa: BLE001 (any missing part: skip with the how-to)
         return False
     return True

@@ -94,6 +94,31 @@ def test_a_resent_guest_link_is_the_same_email_with_the_same_working_link(
     assert page.status_code == 200 and b"Is it red?" in page.content
 
 
+def test_message_ids_carry_the_sites_domain_not_the_machines(
+    client, listing, django_capture_on_commit_callbacks, settings
+):
+    """Django's default right-hand side is the sending machine's name (an internal host
+    name in every header); the outbox uses the site's domain."""
+    from django.core.mail.utils import DNS_NAME
+
+    settings.WAGTAILMESSENGER_BASE_URL = "https://market.example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        guest_writes(client, listing)
+    ids = [email.extra_headers["Message-ID"] for email in mail.outbox]
+    assert len(ids) == 2  # the seller's notification, the guest's link
+    assert all(i.endswith("@market.example.com>") for i in ids), ids
+    assert not any(str(DNS_NAME) in i for i in ids)
+
+    settings.WAGTAILMESSENGER_BASE_URL = None  # then Wagtail's admin base URL
+    settings.WAGTAILADMIN_BASE_URL = "https://admin.market.example.com"
+    mail.outbox = []
+    with django_capture_on_commit_callbacks(execute=True):
+        guest_writes(client, listing, email="hal@example.com")
+    assert all(
+        e.extra_headers["Message-ID"].endswith("@admin.market.example.com>") for e in mail.outbox
+    )
+
+
 def test_no_raw_token_sits_in_the_database_or_the_queue(
     mail_server, client, listing, django_capture_on_commit_callbacks, settings
 ):

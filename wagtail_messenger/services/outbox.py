@@ -25,7 +25,9 @@ import base64
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
@@ -88,8 +90,20 @@ class Outcome:
 # -- writing rows -------------------------------------------------------------------------
 
 
+def message_id_domain():
+    """The right-hand side of every ``Message-ID``: the site's own domain, from
+    ``WAGTAILMESSENGER_BASE_URL`` or Wagtail's ``WAGTAILADMIN_BASE_URL``, so no header
+    names the machine that sent it; the machine's name (Django's default) only when
+    neither is set."""
+    for url in (get_setting("BASE_URL"), getattr(settings, "WAGTAILADMIN_BASE_URL", "")):
+        host = urlsplit(url or "").hostname
+        if host and host != "localhost":
+            return host
+    return str(DNS_NAME)
+
+
 def new_message_id():
-    return make_msgid(domain=str(DNS_NAME))
+    return make_msgid(domain=message_id_domain())
 
 
 def build(kind, key, *, recipient="", **params):
