@@ -297,3 +297,43 @@ def test_deleting_sent_rows_never_sends_a_notification_again(
     tasks.notify_recipients.call(posted.message.pk)  # the backend retrying the task
     sweep()
     assert [m.to for m in mailoutbox] == [["seller@example.com"]]
+
+
+def test_sent_emails_are_deleted_after_the_retention_and_pending_ones_kept(
+    client, listing, site, mail_server, django_capture_on_commit_callbacks, settings
+):
+    """The outbox keeps every recipient's address: the maintenance job deletes the rows
+    of sent emails after ``OUTBOX_RETENTION`` (30 days) and keeps the ones still owed."""
+    from io import StringIO
+
+    from wagtail_messenger.models import OutboxEmail
+    from wagtail_messenger.services import maintenance
+
+    mail_server.start()
+    with django_capture_on_commit_callbacks(execute=True):
+        guest_writes(client, listing)  # the seller's notification and the guest's link
+    mail_server.handler.fail_next(10)
+    with django_capture_on_commit_callbacks(execute=True):
+        guest_writes(client, listing, email="hal@example.com")  # refused: still owed
+    assert OutboxEmail.objects.filter(state="sent").count() == 2
+    assert OutboxEmail.objects.filter(state="pending").exists()
+    later = timezone.now() + timedelta(days=31)
+
+    assert maintenance.purge_sent_emails().rows_deleted == 0, "sent just now: kept"
+    out = StringIO()
+    call_command("messenger_purge_sent_emails", "--dry-run", stdout=out)
+    assert "Total: 0 sent email(s) would be deleted (0 batch(es))." in out.getvalue()
+    dry = maintenance.purge_sent_emails(now=later, dry_run=True)
+    assert dry.rows_deleted == 2 and OutboxEmail.objects.filter(state="sent").count() == 2
+    # With a site it does nothing (the outbox is every site's), as run_maintenance does.
+    assert maintenance.purge_sent_emails(site=site, now=later).rows_deleted == 0
+    assert maintenance.run_all(now=later)["purge_sent_emails"].rows_deleted == 2
+    assert not OutboxEmail.objects.filter(state="sent").exists()
+    assert OutboxEmail.objects.filter(state="pending").exists(), "still owed: kept"
+
+    settings.WAGTAILMESSENGER_OUTBOX_RETENTION = None  # a site that keeps them
+    mail_server.handler.fail_next(0)
+    OutboxEmail.objects.update(next_attempt_at=timezone.now())
+    sweep()
+    assert OutboxEmail.objects.filter(state="sent").exists()
+    assert maintenance.purge_sent_emails(now=later + timedelta(days=365)).rows_deleted == 0

@@ -85,6 +85,9 @@ DEFAULTS = {
     # An email task (django-tasks-db) still RUNNING after this long was left by a killed
     # worker: the sweeper queues it again.
     "EMAIL_TASK_STALE_AFTER": timedelta(minutes=15),
+    # Sent (and no longer owed) rows of the outbox are deleted this long after they were
+    # sent by the maintenance job purge_sent_emails; None keeps them.
+    "OUTBOX_RETENTION": timedelta(days=30),
 }
 
 

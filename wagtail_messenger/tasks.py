@@ -99,7 +99,14 @@ def purge_orphan_files():
 
 @register
 @task()
+def purge_sent_emails():
+    """Delete the outbox's rows sent longer ago than ``OUTBOX_RETENTION``."""
+    return maintenance.purge_sent_emails().as_dict()
+
+
+@register
+@task()
 def run_maintenance(site_id=None):
-    """All maintenance jobs (the orphan sweep only without ``site_id``); returns
+    """All maintenance jobs (the orphan and sent-email sweeps only without ``site_id``); returns
     ``{job: totals}``."""
     return {name: result.as_dict() for name, result in maintenance.run_all(site=site_id).items()}

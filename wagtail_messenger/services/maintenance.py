@@ -9,8 +9,9 @@ Four jobs, each switched on per site in Settings → Messenger → Maintenance (
   person no longer sees the thread), and threads nobody sees any more are deleted;
 * :func:`auto_archive`: inbox rows idle for N days move to the archive.
 
-And one for the storage as a whole, always on: :func:`purge_orphan_files` deletes stored
-files no attachment row points to once they are a day old.
+And two for the whole installation, always on: :func:`purge_orphan_files` deletes stored
+files no attachment row points to once they are a day old, and :func:`purge_sent_emails`
+deletes the outbox's sent rows after ``WAGTAILMESSENGER_OUTBOX_RETENTION`` (30 days).
 
 Threads without a site follow the default site's settings. Every job works in batches of
 ``WAGTAILMESSENGER_MAINTENANCE_BATCH_SIZE`` ids picked by key (``pk > last``), so memory
@@ -46,7 +47,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..models import Attachment, Participant, Thread
+from ..conf import get_setting
+from ..models import Attachment, OutboxEmail, Participant, Thread
 from ..storage import get_attachment_backend, stored_files
 from . import attachments
 from .cleanup import (  # noqa: F401  (resolve_site: part of this module's interface)
@@ -296,6 +298,71 @@ def purge_orphan_files(
     return run.result
 
 
+# -- the outbox's sent rows (one outbox for every site) ------------------------------------
+
+
+def purge_sent_emails(
+    *,
+    site=None,
+    days=None,
+    dry_run=False,
+    batch_size=None,
+    progress=None,
+    checkpoint=None,
+    now=None,
+):
+    """Delete the outbox rows sent (or no longer owed) more than
+    ``WAGTAILMESSENGER_OUTBOX_RETENTION`` (or ``days``) before ``now``: each holds a
+    recipient's address, and nothing needs it once delivered. Whether a notification is
+    owed is decided by the participants' rounds and the ``Notification`` ledger, not by
+    these rows, so deleting them never sends an email again. Rows still pending
+    (retried, or given up on for the sweeper's ``--max-attempts``) are kept. The outbox
+    belongs to no site: with ``site`` the job does nothing."""
+    run = Run(
+        "purge_sent_emails",
+        dry_run=dry_run,
+        batch_size=batch_size,
+        progress=progress,
+        checkpoint=checkpoint,
+        now=now,
+    )
+    if site is not None:
+        run.report(_("The outbox belongs to no site: run this job without a site."))
+        return run.result
+    keep = timedelta(days=days) if days is not None else get_setting("OUTBOX_RETENTION")
+    if keep is None:
+        run.report(_("Sent emails are kept (WAGTAILMESSENGER_OUTBOX_RETENTION is None)."))
+        return run.result
+    cutoff = run.now - keep
+    run.report(_("Emails sent before %(cutoff)s:") % {"cutoff": f"{cutoff:%Y-%m-%d %H:%M}"})
+    done = [OutboxEmail.State.SENT, OutboxEmail.State.DROPPED]
+    old = Q(state__in=done) & (
+        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
+    )
+    last = 0
+    while ids := list(
+        OutboxEmail.objects.filter(old, pk__gt=last)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: run.batch_size]
+    ):
+        last = ids[-1]
+        run.result.batches += 1
+        run.checkpoint("picked", ids)
+        if run.dry_run:
+            run.result.rows_deleted += len(ids)
+            continue
+        # The condition again: a row picked while pending is not deleted.
+        deleted, _counts = OutboxEmail.objects.filter(old, pk__in=ids).delete()
+        run.result.rows_deleted += deleted
+        report_progress(run, _("sent emails deleted"), deleted, run.result.rows_deleted)
+    if run.dry_run:
+        would(
+            run,
+            [_("delete %(count)s sent email(s)") % {"count": run.result.rows_deleted}],
+        )
+    return run.result
+
+
 #: ``name: (label, function)`` in the order :func:`run_all` runs them: deleting first
 #: spares the later jobs work.
 JOBS = {
@@ -304,6 +371,7 @@ JOBS = {
     "purge_attachments": (gettext_lazy("Delete old attachments"), purge_attachments),
     "auto_archive": (gettext_lazy("Archive idle threads"), auto_archive),
     "purge_orphan_files": (gettext_lazy("Delete orphan files"), purge_orphan_files),
+    "purge_sent_emails": (gettext_lazy("Delete sent emails"), purge_sent_emails),
 }
 
 

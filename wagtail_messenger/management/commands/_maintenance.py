@@ -73,8 +73,9 @@ class MaintenanceCommand(BaseCommand):
                 f"{result.files_deleted} orphan file(s) {verb} deleted",
                 f"{result.files_checked} old file(s) checked",
             ],
+            "purge_sent_emails": [f"{result.rows_deleted} sent email(s) {verb} deleted"],
         }[result.job]
         text = ", ".join(p for p in parts if p)
-        if result.job == "purge_orphan_files":  # the storage, not a site
+        if result.job in ("purge_orphan_files", "purge_sent_emails"):  # not a site's
             return f"Total: {text} ({result.batches} batch(es))."
         return f"Total: {text} ({result.sites} site(s), {result.batches} batch(es))."

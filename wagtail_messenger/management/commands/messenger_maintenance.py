@@ -1,5 +1,5 @@
-"""Run the maintenance jobs, each with its per-site period (0 = off), and the sweep of
-orphan files.
+"""Run the maintenance jobs, each with its per-site period (0 = off), and the sweeps of
+orphan files and of sent emails.
 
 Cron, every night at 03:15::
 
@@ -14,6 +14,6 @@ class Command(MaintenanceCommand):
     help = (
         "Run all maintenance jobs: delete inactive threads, empty trash, delete old "
         "attachments, archive idle threads (periods per site, 0 = off), delete orphan "
-        "files."
+        "files and sent emails past their retention."
     )
     jobs = tuple(maintenance.JOBS)
