@@ -125,24 +125,29 @@ class Response:
 
 class Http:
     """One person's browser: a cookie jar (for 127.0.0.1 too: ``unsafe``), redirects not
-    followed, the whole body read."""
+    followed, the whole body read. The session opens on the first request (aiohttp
+    needs the running event loop)."""
 
     def __init__(self, base_url):
-        self.session = aiohttp.ClientSession(
-            base_url=base_url,
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
-            timeout=aiohttp.ClientTimeout(total=60),
-            headers={"User-Agent": "wagtail-messenger-load"},
-        )
+        self.base_url = base_url
+        self.session = None
 
     async def request(self, method, url, *, params=None, data=None, headers=None):
+        if self.session is None:
+            self.session = aiohttp.ClientSession(
+                base_url=self.base_url,
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                timeout=aiohttp.ClientTimeout(total=60),
+                headers={"User-Agent": "wagtail-messenger-load"},
+            )
         async with self.session.request(
             method, url, params=params, data=data, headers=headers, allow_redirects=False
         ) as response:
             return Response(response.status, response.headers, await response.read())
 
     async def aclose(self):
-        await self.session.close()
+        if self.session is not None:
+            await self.session.close()
 
 
 class Recorder:
