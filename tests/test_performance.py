@@ -32,7 +32,7 @@ BUDGET = {
     "inbox": FLOOR_AUTH + 4,
     # + the thread with its participants (own row among them), blocks, messages,
     # header total (the site settings come from the cache; a thread about a listing
-    # reads its page too)
+    # gets its page with the thread, and Wagtail's site lookup for its link is one more)
     "thread": FLOOR_AUTH + 4,
     "unread": FLOOR_AUTH + 1,
     "poll": FLOOR_AUTH + 1,
@@ -146,6 +146,20 @@ def test_header_total_and_idle_poll_cost_one_query_beyond_the_login(client, worl
     counts = measure(client, world)
     assert counts["unread"] == counts["floor_auth"] + 1
     assert counts["poll"] == counts["floor_auth"] + 1
+
+
+def test_a_thread_about_a_listing_costs_only_wagtails_site_lookup_more(client, world, listing):
+    """The listing page comes with the thread (one join); what is left is the query
+    Wagtail's ``Page.get_url(request)`` makes once per request to choose a relative or an
+    absolute link (``Site.find_for_request``), as every Wagtail page that links to
+    another pays it."""
+    client.force_login(world.me)
+    Thread.objects.filter(pk=world.big.pk).update(listing=listing, listing_title=listing.title)
+    url = world.big.get_absolute_url()
+    client.get(url)
+    count, response = queries(client, "get", url)
+    assert count == BUDGET["thread"] + 1
+    assert f'href="{listing.url}"'.encode() in response.content
 
 
 def test_inbox_and_thread_pages_are_paginated(client, world):

@@ -25,20 +25,22 @@ def get_visible_thread(actor, thread_id):
     return thread
 
 
-def open_thread(actor, thread_id):
+def open_thread(actor, thread_id, *, with_listing=False):
     """The thread and its :class:`People` as ``actor`` sees them, or :class:`NotAllowed`:
     the rule of :func:`get_visible_thread` (a live participant, or a moderator) for the
     pages that show the participants anyway. The thread's participants are read with
     the thread joined, and the actor's own row among them says they take part: one
-    query where the rule's subquery and the participants took three. The site and the
-    listing page load when asked for (settings come by the site's id,
-    ``services.settings.for_site_id``)."""
+    query where the rule's subquery and the participants took three. With
+    ``with_listing`` (the page that links to it) the listing page comes in the same
+    query; otherwise it, and the site, load when asked for (settings come by the site's
+    id, ``services.settings.for_site_id``)."""
     try:
         thread_id = int(thread_id)
     except (TypeError, ValueError):
         raise NotAllowed()
+    related = ("thread", "thread__listing") if with_listing else ("thread",)
     everyone = list(
-        Participant.objects.filter(thread_id=thread_id).select_related("thread").order_by("pk")
+        Participant.objects.filter(thread_id=thread_id).select_related(*related).order_by("pk")
     )
     # Every thread has participants; one without (made by hand) is read on its own.
     thread = everyone[0].thread if everyone else Thread.objects.filter(pk=thread_id).first()

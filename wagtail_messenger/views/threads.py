@@ -36,11 +36,11 @@ def int_param(request, name):
     return parse_id(request.GET.get(name), minimum=0)
 
 
-def load_thread(request, thread_id):
+def load_thread(request, thread_id, *, with_listing=False):
     """The actor, the thread and its people (``access.open_thread``), or 404."""
     actor = Actor.from_request(request)
     try:
-        thread, people = access.open_thread(actor, thread_id)
+        thread, people = access.open_thread(actor, thread_id, with_listing=with_listing)
     except NotAllowed:
         raise Http404 from None
     return actor, thread, people
@@ -133,7 +133,9 @@ def thread_view(request, thread_id):
     actor = Actor.from_request(request)
     if actor.is_anonymous:
         return redirect_to_login(request.get_full_path())
-    actor, thread, people = load_thread(request, thread_id)
+    # The page shows the listing's link: its page comes with the thread. A reply that
+    # goes through does not need it (a refused one reads it when it shows the page).
+    actor, thread, people = load_thread(request, thread_id, with_listing=request.method != "POST")
     participant = people.me
     conf = for_site_id(thread.site_id)
     can_reply = participant is not None and thread.is_open and conf.enabled
