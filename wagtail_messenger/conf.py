@@ -85,6 +85,9 @@ DEFAULTS = {
     # An email task (django-tasks-db) still RUNNING after this long was left by a killed
     # worker: the sweeper queues it again.
     "EMAIL_TASK_STALE_AFTER": timedelta(minutes=15),
+    # Team inboxes: a message a member of a team (a group) sends shows who wrote it
+    # ("Alice for Sales team") to the other participants.
+    "SHOW_TEAM_MEMBER": False,
 }
 
 
