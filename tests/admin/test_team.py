@@ -10,7 +10,7 @@ from wagtail_messenger.actors import Actor
 from wagtail_messenger.models import StaffNote, Thread
 from wagtail_messenger.services import conversations
 
-from .test_moderation import QUEUE, THREADS, action_url, inspect_url, scene, titles  # noqa: F401
+from .test_moderation import QUEUE, THREADS, action_url, titles
 
 SECRET = "Seller is known for fake listings"
 
@@ -160,9 +160,7 @@ def test_taking_a_reported_message_from_the_queue(scene, moderator, login):
     queue = client.get(QUEUE).content.decode()
     assert "Assign to me" in queue
     thread = scene["reported"]
-    response = client.post(
-        action_url(thread), {"action": "assign_me", "next": QUEUE}, follow=False
-    )
+    response = client.post(action_url(thread), {"action": "assign_me", "next": QUEUE}, follow=False)
     assert response["Location"] == QUEUE
     thread.refresh_from_db()
     assert thread.assignee == moderator
