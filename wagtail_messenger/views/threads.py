@@ -71,6 +71,7 @@ def prepare_messages(rows, participant):
     report_url = url_maker("wagtail_messenger:report_message")
     stamp = time_maker("DATETIME_FORMAT")
     mine = participant.pk if participant is not None else None
+    show_member = get_setting("SHOW_TEAM_MEMBER")
     for message in rows:
         message.is_mine = mine is not None and message.sender_id == mine
         try:
@@ -92,6 +93,11 @@ def prepare_messages(rows, participant):
         message.time_iso, message.time_label = stamp(message.created_at)
         sender = message.sender
         message.sender_name = sender.display_name
+        if show_member and sender.group_id is not None and message.author_id is not None:
+            message.sender_name = _("%(member)s for %(team)s") % {
+                "member": message.author.get_full_name() or message.author.get_username(),
+                "team": sender.display_name,
+            }
         message.sender_initials = sender.initials
         message.sender_is_guest = sender.is_guest
         message.text_html = message_text(message.body)
@@ -225,7 +231,9 @@ def post_reply(request, actor, thread, participant, conf, form):
     message = posted.message
     held = message.state == Message.State.HELD
     if wants_json(request):
-        message = Message.objects.select_related("sender", "attachment").get(pk=message.pk)
+        message = Message.objects.select_related("sender", "attachment", "author").get(
+            pk=message.pk
+        )
         answer = {
             "ok": True,
             "messages": render_messages(thread, participant, [message], conf),
