@@ -59,3 +59,34 @@ def test_a_teams_thread_goes_to_one_member_only(team_thread, sales, make_user):
         team.assign_team_member(outsider, row, alice.pk)  # not in the team: refused
     row.refresh_from_db()
     assert row.assigned_member == bob
+
+
+def test_members_give_the_thread_to_a_member_on_the_thread_page(
+    client, team_thread, sales, buyer, make_user
+):
+    group, alice, bob = sales
+    url = f"/messages/{team_thread.pk}/team/"
+    client.force_login(alice)
+    page = client.get(f"/messages/{team_thread.pk}/").content.decode()
+    assert "Handled by the whole team" in page
+    response = client.post(url, {"member": bob.pk}, follow=True)
+    assert "Handled by Bob" in response.content.decode()
+    # Bob sees it too (the whole team does), and the buyer sees no such form.
+    client.force_login(bob)
+    assert "Handled by Bob" in client.get(f"/messages/{team_thread.pk}/").content.decode()
+    # Only members can be chosen: an outsider's id, or something not an id, is a 400.
+    outsider = make_user("mallory")
+    assert client.post(url, {"member": outsider.pk}).status_code == 400
+    assert client.post(url, {"member": "¹"}).status_code == 400
+    row = Participant.objects.get(thread=team_thread, group=group)
+    assert row.assigned_member == bob
+    # The other party cannot use it (404, not 500), nor can a stranger; GET is refused.
+    client.force_login(buyer)
+    assert "Handled by" not in client.get(f"/messages/{team_thread.pk}/").content.decode()
+    assert client.post(url, {"member": alice.pk}).status_code == 404
+    client.force_login(outsider)
+    assert client.post(url, {"member": outsider.pk}).status_code == 404
+    client.force_login(alice)
+    assert client.get(url).status_code == 405
+    row.refresh_from_db()
+    assert row.assigned_member == bob
