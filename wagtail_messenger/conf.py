@@ -88,6 +88,9 @@ DEFAULTS = {
     # Sent (and no longer owed) rows of the outbox are deleted this long after they were
     # sent by the maintenance job purge_sent_emails; None keeps them.
     "OUTBOX_RETENTION": timedelta(days=30),
+    # Team inboxes: a message a member of a team (a group) sends shows who wrote it
+    # ("Alice for Sales team") to the other participants.
+    "SHOW_TEAM_MEMBER": False,
 }
 
 

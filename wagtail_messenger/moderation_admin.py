@@ -12,7 +12,7 @@ from wagtail.log_actions import LogFormatter
 from .exceptions import MessengerError
 from .ids import parse_ids
 from .models import Thread
-from .services import moderation
+from .services import moderation, team
 
 # -- bulk actions ------------------------------------------------------------------------
 
@@ -121,8 +121,30 @@ class ReviewQueueSummaryItem(SummaryItem):
         }
 
 
+class AssignedSummaryItem(SummaryItem):
+    """ "N conversations assigned to you" (open ones), linking to the filtered list."""
+
+    order = 510
+    template_name = "wagtail_messenger/admin/summary_item.html"
+
+    def is_shown(self):
+        return moderation.is_moderator(self.request.user)
+
+    def get_context_data(self, parent_context):
+        count = team.assigned_count(self.request.user)
+        return {
+            "count": count,
+            "label": ngettext(
+                "conversation assigned to you", "conversations assigned to you", count
+            ),
+            "url": reverse("messenger_threads:index") + "?assignee=me&status=open",
+            "icon": "user",
+        }
+
+
 def add_summary_items(request, items):
     items.append(ReviewQueueSummaryItem(request))
+    items.append(AssignedSummaryItem(request))
 
 
 # -- audit log ---------------------------------------------------------------------------
@@ -185,6 +207,28 @@ def register_log_actions(actions):
 
         def format_message(self, log_entry):
             return _("Blocked %(who)s site-wide") % {"who": (log_entry.data or {}).get("who", "?")}
+
+    actions.register_action(team.NOTE, _("Add staff note"), _("Added a staff note"))
+    actions.register_action(team.UNASSIGN, _("Unassign"), _("Unassigned the conversation"))
+
+    @actions.register_action(team.ASSIGN)
+    class AssignFormatter(LogFormatter):
+        label = _("Assign")
+
+        def format_message(self, log_entry):
+            return _("Assigned the conversation to %(who)s") % {
+                "who": (log_entry.data or {}).get("who", "?")
+            }
+
+    @actions.register_action(team.TEAM_ASSIGN)
+    class TeamAssignFormatter(LogFormatter):
+        label = _("Assign to a team member")
+
+        def format_message(self, log_entry):
+            who = (log_entry.data or {}).get("who")
+            if who:
+                return _("Gave the team's conversation to %(who)s") % {"who": who}
+            return _("Took the team's conversation back from its member")
 
     @actions.register_action(moderation.UNBAN)
     class UnbanFormatter(LogFormatter):

@@ -30,6 +30,7 @@ urlpatterns = [
     path("<wm_id:thread_id>/poll/", threads.poll, name="poll"),
     path("<wm_id:thread_id>/older/", threads.older, name="older"),
     path("<wm_id:thread_id>/read/", threads.mark_read, name="mark_read"),
+    path("<wm_id:thread_id>/team/", threads.assign_team_member, name="assign_team_member"),
     path("new/<wm_id:page_id>/", compose.compose, name="compose"),
     path("new/<wm_id:page_id>/sent/", compose.compose_sent, name="compose_sent"),
     path("unread/", account.unread, name="unread"),

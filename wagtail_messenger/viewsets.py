@@ -34,6 +34,7 @@ from .views.moderation import (
     ThreadFilterSet,
     ThreadIndexView,
     ThreadInspectView,
+    assignee_name,
     attention,
     people,
 )
@@ -163,6 +164,7 @@ class ThreadViewSet(ModerationViewSetMixin, ModelViewSet):
         ),
         Column("message_count", label=_("Messages"), sort_key="message_count"),
         Column("attention", label=_("Waiting for review"), accessor=attention),
+        Column("assignee", label=_("Assigned to"), accessor=assignee_name),
         DateColumn("last_message_at", label=_("Last message"), sort_key="last_message_at"),
     ]
     filterset_class = ThreadFilterSet

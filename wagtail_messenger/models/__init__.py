@@ -3,6 +3,7 @@ from .messages import Attachment, Message, Notification
 from .outbox import OutboxEmail
 from .safety import Ban, Block, ContactPreference, Report
 from .settings import MessengerSettings
+from .team import StaffNote
 from .threads import Participant, Thread
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "Participant",
     "ProvenAddress",
     "Report",
+    "StaffNote",
     "Thread",
 ]

@@ -63,6 +63,15 @@ class Message(models.Model):
         on_delete=models.RESTRICT,
         related_name="sent_messages",
     )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("For a team's message: the member of the group who wrote it."),
+    )
     body = models.TextField(_("message"))
     data = models.JSONField(
         _("structured content"),

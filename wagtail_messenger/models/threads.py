@@ -100,6 +100,16 @@ class Thread(models.Model):
         help_text=_("The sequence number of the latest delivered message."),
     )
 
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messenger_assigned_threads",
+        help_text=_("The moderator who took this conversation."),
+    )
+
     objects = ThreadQuerySet.as_manager()
 
     class Meta:
@@ -276,6 +286,15 @@ class Participant(PersonDisplay, models.Model):
         help_text=_("The delivery sequence number of the message last emailed about."),
     )
     created_at = models.DateTimeField(_("joined"), auto_now_add=True)
+    assigned_member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned team member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("On a team's row: the member of the group who handles this thread."),
+    )
 
     objects = ParticipantQuerySet.as_manager()
 

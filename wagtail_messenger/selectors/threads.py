@@ -47,7 +47,9 @@ def message_page(actor, thread, *, people=None, before_id=None, limit=None):
     if before_id is not None:
         messages = messages.filter(pk__lt=before_id)
     rows = list(
-        messages.select_related("attachment").defer(*UNSHOWN_FIELDS).order_by("-pk")[: limit + 1]
+        messages.select_related("attachment", "author")
+        .defer(*UNSHOWN_FIELDS)
+        .order_by("-pk")[: limit + 1]
     )
     sender = Message._meta.get_field("sender")
     for message in rows:
@@ -79,7 +81,7 @@ def messages_after(actor, thread, after_seq, *, participant=None, blocked=None, 
     if participant is not None and blocked is None:
         blocked = access.blocked_since(participant)
     qs = Message.objects.filter(thread_id=thread.pk, seq__gt=after_seq)
-    rows = list(qs.select_related("sender", "attachment").order_by("seq")[:limit])
+    rows = list(qs.select_related("sender", "attachment", "author").order_by("seq")[:limit])
     cursor = rows[-1].seq if rows else after_seq
     if participant is not None:
         rows = [

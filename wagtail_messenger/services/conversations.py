@@ -148,7 +148,14 @@ def post_message(
     try:
         with transaction.atomic():
             message = _save_message(
-                thread, participant, body, conf, idempotency_key=idempotency_key, upload=upload
+                thread,
+                participant,
+                body,
+                conf,
+                idempotency_key=idempotency_key,
+                upload=upload,
+                # A team's message records which member wrote it.
+                author=actor.user if participant.group_id is not None else None,
             )
     except IntegrityError:
         previous = _previous_submit(idempotency_key, {"id": participant.pk})
@@ -316,6 +323,7 @@ def _save_message(
     upload=None,
     data=None,
     locked=None,
+    author=None,
 ):
     """Save and deliver (or hold) the message. ``locked``: the thread's row when the
     caller already holds its lock (a thread just created or joined); else it is locked
@@ -338,6 +346,7 @@ def _save_message(
         created_at=message.created_at,
         thread=thread,
         sender=sender,
+        author=author,
         body=body,
         data=data or {},
         state=state,

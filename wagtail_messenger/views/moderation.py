@@ -24,7 +24,8 @@ from wagtail.models import Page, Site
 from ..exceptions import MessengerError
 from ..ids import parse_id
 from ..models import Attachment, Ban, Message, Participant, Report, Thread
-from ..services import moderation
+from ..models.team import NOTE_MAX_LENGTH
+from ..services import moderation, team
 
 
 def redirect_back(request, default):
@@ -59,7 +60,41 @@ class IdChoiceFilter(ModelChoiceFilter):
     field_class = IdChoiceField
 
 
+ASSIGNED_TO_ME = "me"
+UNASSIGNED = "none"
+
+
+def assignee_choices():
+    choices = [(ASSIGNED_TO_ME, _("Assigned to me")), (UNASSIGNED, _("Unassigned"))]
+    choices += [
+        (str(user.pk), user.get_full_name() or user.get_username()) for user in team.moderators()
+    ]
+    return choices
+
+
+class AssigneeFilter(ChoiceFilter):
+    """ "Assigned to me", "unassigned" or one moderator; ``prefix`` reaches the thread
+    from the filtered model (``"thread__"`` in the review queue)."""
+
+    def __init__(self, *args, prefix="", **kwargs):
+        self.prefix = prefix
+        kwargs.setdefault("label", _("Assigned to"))
+        kwargs.setdefault("choices", assignee_choices)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        field = f"{self.prefix}assignee"
+        if value == ASSIGNED_TO_ME:
+            return qs.filter(**{field: self.parent.request.user})
+        if value == UNASSIGNED:
+            return qs.filter(**{f"{field}__isnull": True})
+        return qs.filter(**{f"{field}_id": parse_id(value)})
+
+
 class ThreadFilterSet(WagtailFilterSet):
+    assignee = AssigneeFilter()
     site = IdChoiceFilter(label=_("Site"), queryset=Site.objects.all())
     status = ChoiceFilter(label=_("Status"), choices=Thread.Status.choices)
     reported = BooleanFilter(label=_("Reported"), field_name="is_reported")
@@ -103,6 +138,11 @@ def attention(thread):
     return ", ".join(notes)
 
 
+def assignee_name(thread):
+    user = thread.assignee
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
 attention.short_description = _("Waiting for review")
 
 
@@ -117,7 +157,7 @@ class ThreadIndexView(generic.IndexView):
 
     def get_base_queryset(self):
         return annotate_threads(
-            Thread.objects.select_related("site", "listing").prefetch_related(
+            Thread.objects.select_related("site", "listing", "assignee").prefetch_related(
                 Prefetch("participants", queryset=Participant.objects.order_by("pk"))
             )
         )
@@ -185,7 +225,7 @@ class ThreadInspectView(generic.InspectView):
 
     def get_object(self, queryset=None):
         return get_object_or_404(
-            Thread.objects.select_related("site", "listing"), pk=self.kwargs["pk"]
+            Thread.objects.select_related("site", "listing", "assignee"), pk=self.kwargs["pk"]
         )
 
     def get_page_subtitle(self):
@@ -240,6 +280,9 @@ class ThreadInspectView(generic.InspectView):
             delete_url=self.get_delete_url(),
             State=Message.State,
             Status=Thread.Status,
+            staff_notes=list(thread.staff_notes.select_related("author")),
+            note_max_length=NOTE_MAX_LENGTH,
+            moderators=list(team.moderators()),
         )
         return context
 
@@ -276,6 +319,12 @@ class ThreadActionView(View):
         "ban": lambda user, thread, post: moderation.ban_sender(
             user, _participant_in(thread, post.get("participant")), post.get("reason", "")
         ),
+        "note": lambda user, thread, post: team.add_note(user, thread.pk, post.get("text", "")),
+        "assign_me": lambda user, thread, post: team.assign(user, thread.pk, user.pk),
+        "unassign": lambda user, thread, post: team.assign(user, thread.pk, None),
+        "assign": lambda user, thread, post: team.assign(
+            user, thread.pk, _user_id(post.get("assignee"))
+        ),
     }
     DONE = {
         "close": _("The conversation was closed."),
@@ -288,6 +337,10 @@ class ThreadActionView(View):
         "reject": _("The message stays held as spam."),
         "dismiss": _("The reports were dismissed."),
         "ban": _("The sender is blocked site-wide."),
+        "note": _("The note was added. Only moderators see it."),
+        "assign_me": _("The conversation is assigned to you."),
+        "unassign": _("The conversation is no longer assigned."),
+        "assign": _("The conversation was assigned."),
     }
 
     def dispatch(self, request, *args, **kwargs):
@@ -317,6 +370,17 @@ def _in_thread(thread, message_id):
         return Message.objects.only("pk").get(pk=parse_id(message_id), thread=thread).pk
     except Message.DoesNotExist:
         raise MessengerErrorNotFound() from None
+
+
+def _user_id(value):
+    user_id = parse_id(value)
+    if user_id is None:
+        raise MessengerErrorNoModerator()
+    return user_id
+
+
+class MessengerErrorNoModerator(MessengerError):
+    default_message = _("Choose a moderator.")
 
 
 def _participant_in(thread, participant_id):

@@ -9,11 +9,13 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views import generic
 
 from ..models import Ban, Message, Report
 from ..services import moderation
+from .moderation import AssigneeFilter, assignee_name
 
 # -- the review queue --------------------------------------------------------------------
 
@@ -38,7 +40,38 @@ def why_waiting(message):
     return " / ".join(str(r) for r in reasons)
 
 
+class QueueFilterSet(WagtailFilterSet):
+    assignee = AssigneeFilter(prefix="thread__")
+
+    class Meta:
+        model = Message
+        fields = []
+
+
+class AssignColumn(Column):
+    """The thread's assignee and a POST form to take it ("Assign to me") or let it go."""
+
+    cell_template_name = "wagtail_messenger/admin/queue_assign_cell.html"
+
+    def __init__(self, *args, action_url, next_url, **kwargs):
+        self.action_url = action_url
+        self.next_url = next_url
+        super().__init__(*args, **kwargs)
+
+    def get_cell_context_data(self, instance, parent_context):
+        context = super().get_cell_context_data(instance, parent_context)
+        context.update(
+            action_url=self.action_url(instance),
+            next_url=self.next_url,
+            thread=instance.thread,
+            request=parent_context.get("request"),
+            csrf_token=parent_context.get("csrf_token"),
+        )
+        return context
+
+
 class QueueIndexView(generic.IndexView):
+    filterset_class = QueueFilterSet
     any_permission_required = ["view"]
     page_title = _("Review queue")
     thread_inspect_url_name = None
@@ -48,7 +81,7 @@ class QueueIndexView(generic.IndexView):
         open_reports = Report.objects.filter(status=Report.Status.OPEN).order_by("pk")
         return (
             moderation.waiting_messages()
-            .select_related("thread", "sender")
+            .select_related("thread", "thread__assignee", "sender")
             .prefetch_related(Prefetch("reports", queryset=open_reports, to_attr="open_reports"))
         )
 
@@ -70,6 +103,13 @@ class QueueIndexView(generic.IndexView):
             Column("thread", label=_("Conversation"), accessor="thread"),
             Column("sender", label=_("From"), accessor=lambda m: m.sender.display_name),
             Column("why", label=_("Why"), accessor=why_waiting),
+            AssignColumn(
+                "assignee",
+                label=_("Assigned to"),
+                accessor=lambda m: assignee_name(m.thread),
+                action_url=lambda m: reverse("messenger_threads:action", args=[m.thread_id]),
+                next_url=self.request.get_full_path(),
+            ),
             DateColumn("created_at", label=_("Sent"), sort_key="created_at"),
         ]
 

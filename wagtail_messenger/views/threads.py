@@ -24,7 +24,7 @@ from ..frontend import render
 from ..ids import parse_id
 from ..login import redirect_to_login
 from ..models import Message, Participant, Thread
-from ..services import access, attachments, conversations, participation, ratelimit
+from ..services import access, attachments, conversations, participation, ratelimit, team
 from ..services.settings import for_site_id
 from ..services.spam import held_notice
 from .content import wants_json
@@ -68,6 +68,7 @@ def prepare_messages(rows, participant):
     report_url = url_maker("wagtail_messenger:report_message")
     stamp = time_maker("DATETIME_FORMAT")
     mine = participant.pk if participant is not None else None
+    show_member = get_setting("SHOW_TEAM_MEMBER")
     for message in rows:
         message.is_mine = mine is not None and message.sender_id == mine
         try:
@@ -89,6 +90,11 @@ def prepare_messages(rows, participant):
         message.time_iso, message.time_label = stamp(message.created_at)
         sender = message.sender
         message.sender_name = sender.display_name
+        if show_member and sender.group_id is not None and message.author_id is not None:
+            message.sender_name = _("%(member)s for %(team)s") % {
+                "member": message.author.get_full_name() or message.author.get_username(),
+                "team": sender.display_name,
+            }
         message.sender_initials = sender.initials
         message.sender_is_guest = sender.is_guest
         message.text_html = message_text(message.body)
@@ -188,7 +194,44 @@ def thread_view(request, thread_id):
             "live": before is None,
         },
     }
+    if participant is not None and participant.group_id is not None:
+        # A team inbox: its members see who handles the thread and can give it to one.
+        members = list(team.team_members(participant).order_by("first_name", "username"))
+        context["team_members"] = members
+        context["assigned_member"] = next(
+            (m for m in members if m.pk == participant.assigned_member_id), None
+        )
     return render(request, "wagtail_messenger/thread.html", context)
+
+
+@require_POST
+def assign_team_member(request, thread_id):
+    """A member of the team gives the team's thread to one member ("" gives it back to
+    the whole team). Not a member of the thread's team: 404; a non-member chosen: 400."""
+    actor = Actor.from_request(request)
+    if actor.is_anonymous:
+        return redirect_to_login(reverse("wagtail_messenger:thread", args=[thread_id]))
+    actor, thread, people = load_thread(request, thread_id)
+    participant = people.me
+    if participant is None or participant.group_id is None or actor.user is None:
+        raise Http404
+    value = request.POST.get("member", "")
+    member_id = parse_id(value) if value else None
+    if value and member_id is None:
+        return render(
+            request,
+            "wagtail_messenger/problem.html",
+            {"problem": _("Only a member of the team can be chosen.")},
+            status=400,
+        )
+    try:
+        team.assign_team_member(actor.user, participant, member_id)
+    except NotAllowed as error:
+        return render(
+            request, "wagtail_messenger/problem.html", {"problem": str(error)}, status=400
+        )
+    messages.success(request, _("Saved who handles this conversation."))
+    return redirect(thread.get_absolute_url())
 
 
 def form_errors(form):
@@ -224,7 +267,9 @@ def post_reply(request, actor, thread, participant, conf, form):
     message = posted.message
     held = message.state == Message.State.HELD
     if wants_json(request):
-        message = Message.objects.select_related("sender", "attachment").get(pk=message.pk)
+        message = Message.objects.select_related("sender", "attachment", "author").get(
+            pk=message.pk
+        )
         answer = {
             "ok": True,
             "messages": render_messages(thread, participant, [message], conf),
