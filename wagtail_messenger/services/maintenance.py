@@ -296,6 +296,16 @@ def purge_orphan_files(
     return run.result
 
 
+def purge_data_exports(*, site=None, dry_run=False, now=None, **_options):
+    """Delete personal data exports past their expiry (``DATA_EXPORT_MAX_AGE`` after
+    they were built), with their zips. Always on; exports belong to no site."""
+    from . import privacy
+
+    result = JobResult(job="purge_data_exports", dry_run=dry_run)
+    result.exports_deleted = privacy.purge_expired_exports(now=now, dry_run=dry_run)
+    return result
+
+
 #: ``name: (label, function)`` in the order :func:`run_all` runs them: deleting first
 #: spares the later jobs work.
 JOBS = {
@@ -304,6 +314,7 @@ JOBS = {
     "purge_attachments": (gettext_lazy("Delete old attachments"), purge_attachments),
     "auto_archive": (gettext_lazy("Archive idle threads"), auto_archive),
     "purge_orphan_files": (gettext_lazy("Delete orphan files"), purge_orphan_files),
+    "purge_data_exports": (gettext_lazy("Delete expired data exports"), purge_data_exports),
 }
 
 

@@ -73,8 +73,13 @@ class MaintenanceCommand(BaseCommand):
                 f"{result.files_deleted} orphan file(s) {verb} deleted",
                 f"{result.files_checked} old file(s) checked",
             ],
+            "purge_data_exports": [
+                f"{result.exports_deleted} expired data export(s) {verb} deleted"
+            ],
         }[result.job]
         text = ", ".join(p for p in parts if p)
+        if result.job == "purge_data_exports":
+            return f"Total: {text}."
         if result.job == "purge_orphan_files":  # the storage, not a site
             return f"Total: {text} ({result.batches} batch(es))."
         return f"Total: {text} ({result.sites} site(s), {result.batches} batch(es))."
