@@ -117,6 +117,15 @@ def request_export(*, user=None, email="", requested_by=None):
     return export
 
 
+def page_context(*, user=None, email=""):
+    """What the "Your data" section shows (preferences page, guests' "Your data")."""
+    return {
+        "exports": latest_exports(user=user, email=email),
+        "export_days": get_setting("DATA_EXPORT_MAX_AGE").days,
+        "is_guest": user is None,
+    }
+
+
 def latest_exports(*, user=None, email=""):
     """The person's own exports that can still be downloaded or are being prepared."""
     return (

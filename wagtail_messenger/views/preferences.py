@@ -42,5 +42,5 @@ def preferences(request):
         else:
             messages.success(request, _("Your preferences were saved."))
             return redirect("wagtail_messenger:preferences")
-    exports = privacy.latest_exports(user=request.user)
-    return render(request, "wagtail_messenger/preferences.html", {"form": form, "exports": exports})
+    context = {"form": form, **privacy.page_context(user=request.user)}
+    return render(request, "wagtail_messenger/preferences.html", context)

@@ -36,7 +36,7 @@ def your_data(request):
     return render(
         request,
         "wagtail_messenger/privacy/your_data.html",
-        {"exports": privacy.latest_exports(user=user, email=email), "is_guest": user is None},
+        privacy.page_context(user=user, email=email),
     )
 
 
