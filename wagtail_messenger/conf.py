@@ -22,6 +22,10 @@ DEFAULTS = {
     "PREVIEW_LENGTH": 140,
     # Guest private links.
     "GUEST_LINK_MAX_AGE": timedelta(days=30),
+    # How long a personal data export can be downloaded; then maintenance deletes it.
+    "DATA_EXPORT_MAX_AGE": timedelta(days=7),
+    # One "download my data" request per person in this period.
+    "DATA_EXPORT_INTERVAL": timedelta(hours=1),
     "INVITATION_MAX_AGE": timedelta(days=30),
     # How long the "stop emails about this conversation" link of an email works.
     "MUTE_LINK_MAX_AGE": timedelta(days=90),

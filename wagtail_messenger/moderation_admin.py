@@ -238,3 +238,12 @@ def register_log_actions(actions):
             return _("Lifted the site-wide block on %(who)s") % {
                 "who": (log_entry.data or {}).get("who", "?")
             }
+
+    @actions.register_action("wagtail_messenger.data_export")
+    class DataExportFormatter(LogFormatter):
+        label = _("Produce personal data export")
+
+        def format_message(self, log_entry):
+            return _("Produced the personal data export of %(who)s") % {
+                "who": (log_entry.data or {}).get("who", "?")
+            }

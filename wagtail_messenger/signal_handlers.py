@@ -31,6 +31,23 @@ def delete_attachment_file(sender, instance, **kwargs):
     delete_files_after_commit([instance.file.name])
 
 
+@receiver(pre_delete, sender=get_user_model())
+def erase_deleted_account(sender, instance, **kwargs):
+    """Deleting an account erases the person from the messenger without deleting the
+    other party's history (``services.privacy.erase_person``)."""
+    from .services import privacy
+
+    privacy.erase_deleted_user(instance)
+
+
+@receiver(post_delete, sender="wagtail_messenger.DataExport")
+def delete_export_file(sender, instance, **kwargs):
+    """A deleted export (expired, erased, or with its account) takes its zip along."""
+    from .services.privacy import delete_export_files_after_commit
+
+    delete_export_files_after_commit([instance.file.name])
+
+
 @receiver(user_logged_in)
 def claim_guest_threads_on_login(sender, request, user, **kwargs):
     """A guest who proved an email with a private link, then logs in (or signs up) with

@@ -4,7 +4,7 @@ by name after commit (``wagtail_messenger.queue``); this module registers them t
 from django_tasks import task
 
 from .queue import register
-from .services import guests, invitations, mailer, maintenance, outbox
+from .services import guests, invitations, mailer, maintenance, outbox, privacy
 
 
 @register
@@ -59,6 +59,14 @@ def send_invitations(message_id):
     invitations.send_invitations(message_id)
 
 
+@register
+@task()
+def build_data_export(export_id):
+    """Build a person's data export (``services.privacy.build_export``) and owe them
+    the email with its link. Idempotent."""
+    return privacy.build_export(export_id)
+
+
 # -- maintenance (enqueue from a scheduler; each job reads its period per site) ---------
 
 
@@ -88,6 +96,13 @@ def empty_trash(site_id=None):
 def auto_archive(site_id=None):
     """Archive threads idle for ``auto_archive_days``."""
     return maintenance.auto_archive(site=site_id).as_dict()
+
+
+@register
+@task()
+def purge_data_exports():
+    """Delete personal data exports past their expiry, with their files."""
+    return maintenance.purge_data_exports().as_dict()
 
 
 @register

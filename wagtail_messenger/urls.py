@@ -13,6 +13,7 @@ from .views import (
     inbox,
     invitations,
     preferences,
+    privacy,
     threads,
 )
 from .views import attachments as attachment_views
@@ -37,6 +38,10 @@ urlpatterns = [
     path("link/", guests.request_link, name="request_link"),
     path("link/<str:token>/", guests.guest_link, name="guest_link"),
     path("preferences/", preferences.preferences, name="preferences"),
+    path("data/", privacy.your_data, name="your_data"),
+    path("data/export/", privacy.request_export, name="request_data_export"),
+    path("data/export/<wm_id:export_id>/", privacy.download_export, name="data_export"),
+    path("data/erase/", privacy.erase, name="erase_my_data"),
     path("actions/bulk/", actions.bulk_action, name="bulk_action"),
     path(
         "actions/thread/<wm_id:thread_id>/<slug:action>/",

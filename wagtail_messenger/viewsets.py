@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.admin_url_finder import ModelAdminURLFinder
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn
+from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 from wagtail.permission_policies.base import BasePermissionPolicy
 
@@ -258,9 +259,34 @@ class BanViewSet(ModerationViewSetMixin, ModelViewSet):
     ]
 
 
+class PrivacyViewSet(ViewSet):
+    """Personal data: a person's data export produced by a moderator."""
+
+    name = "messenger_privacy"
+    url_prefix = "messenger/personal-data"
+    icon = "lock"
+    menu_label = _("Personal data")
+
+    @cached_property
+    def menu_item_class(self):
+        def is_shown(item, request):
+            return moderation.is_moderator(request.user)
+
+        return type("PrivacyMenuItem", (MenuItem,), {"is_shown": is_shown})
+
+    def get_urlpatterns(self):
+        from .views import moderation_privacy
+
+        ids.register_converter()
+        return [
+            path("", moderation_privacy.index, name="index"),
+            path("<wm_id:pk>/download/", moderation_privacy.download, name="download"),
+        ]
+
+
 class MessengerViewSetGroup(ModelViewSetGroup):
     menu_label = _("Messenger")
     menu_icon = "mail"
     menu_name = "messenger"
     menu_order = 250
-    items = (ThreadViewSet, QueueViewSet, BanViewSet)
+    items = (ThreadViewSet, QueueViewSet, BanViewSet, PrivacyViewSet)

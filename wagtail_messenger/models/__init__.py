@@ -1,6 +1,7 @@
 from .access import AccessToken, ProvenAddress
 from .messages import Attachment, Message, Notification
 from .outbox import OutboxEmail
+from .privacy import DataExport
 from .safety import Ban, Block, ContactPreference, Report
 from .settings import MessengerSettings
 from .team import StaffNote
@@ -12,6 +13,7 @@ __all__ = [
     "Ban",
     "Block",
     "ContactPreference",
+    "DataExport",
     "Message",
     "MessengerSettings",
     "Notification",

@@ -17,6 +17,7 @@ class OutboxEmail(models.Model):
         GUEST_LINK = "guest_link", _("Guest's private link")
         INVITATION = "invitation", _("Invitation")
         MODERATOR_ALERT = "moderator_alert", _("Moderation alert")
+        DATA_EXPORT = "data_export", _("Personal data export ready")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")

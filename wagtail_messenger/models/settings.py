@@ -80,6 +80,15 @@ class MessengerSettings(BaseSiteSetting):
         default=True,
         help_text=_('The other party then sees "message removed".'),
     )
+    erase_removes_messages = models.BooleanField(
+        _("erasing a person removes their messages"),
+        default=False,
+        help_text=_(
+            "When a person is erased (account deleted, a guest's erase request), their "
+            'messages stay by default, under "Deleted user", so the other party keeps a '
+            "readable history. When on, their texts are blanked and shown as removed."
+        ),
+    )
     fallback_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("fallback recipient"),
@@ -225,6 +234,7 @@ class MessengerSettings(BaseSiteSetting):
                     FieldPanel("guests_may_write"),
                     FieldPanel("contact_forms_deliver_messages"),
                     FieldPanel("users_may_remove_messages"),
+                    FieldPanel("erase_removes_messages"),
                     MultiFieldPanel(
                         [FieldPanel("fallback_user"), FieldPanel("fallback_group")],
                         heading=_("Listings without an owner"),

@@ -179,7 +179,13 @@ class PersonDisplay:
 
     @property
     def is_deleted_user(self):
-        return self.kind == Participant.Kind.USER and self.user_id is None
+        """An account that was deleted, or a person erased on request (their row keeps
+        no account and no address: ``services.privacy.erase_person``)."""
+        if self.user_id is not None:
+            return False
+        if self.kind == Participant.Kind.USER:
+            return True
+        return self.kind == Participant.Kind.GUEST and not self.email
 
     @property
     def display_name(self):

@@ -37,6 +37,8 @@ class JobResult:
     rows_deleted: int = 0
     #: Stored files looked at (``purge_orphan_files``).
     files_checked: int = 0
+    #: Expired personal data exports deleted with their files (``purge_data_exports``).
+    exports_deleted: int = 0
 
     def as_dict(self):
         return dataclasses.asdict(self)

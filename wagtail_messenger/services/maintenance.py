@@ -361,6 +361,14 @@ def purge_sent_emails(
             [_("delete %(count)s sent email(s)") % {"count": run.result.rows_deleted}],
         )
     return run.result
+def purge_data_exports(*, site=None, dry_run=False, now=None, **_options):
+    """Delete personal data exports past their expiry (``DATA_EXPORT_MAX_AGE`` after
+    they were built), with their zips. Always on; exports belong to no site."""
+    from . import privacy
+
+    result = JobResult(job="purge_data_exports", dry_run=dry_run)
+    result.exports_deleted = privacy.purge_expired_exports(now=now, dry_run=dry_run)
+    return result
 
 
 #: ``name: (label, function)`` in the order :func:`run_all` runs them: deleting first
@@ -372,6 +380,7 @@ JOBS = {
     "auto_archive": (gettext_lazy("Archive idle threads"), auto_archive),
     "purge_orphan_files": (gettext_lazy("Delete orphan files"), purge_orphan_files),
     "purge_sent_emails": (gettext_lazy("Delete sent emails"), purge_sent_emails),
+    "purge_data_exports": (gettext_lazy("Delete expired data exports"), purge_data_exports),
 }
 
 

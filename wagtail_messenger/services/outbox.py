@@ -53,6 +53,7 @@ RENDERERS = {
     Kind.MODERATOR_ALERT: "wagtail_messenger.services.mailer.render_moderator_alert",
     Kind.GUEST_LINK: "wagtail_messenger.services.guests.render_link_email",
     Kind.INVITATION: "wagtail_messenger.services.invitations.render_invitation_email",
+    Kind.DATA_EXPORT: "wagtail_messenger.services.privacy.render_export_email",
 }
 
 #: The tasks that only hand emails to the outbox: safe to run again when a worker died

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from ..exceptions import MessengerError
 from ..frontend import render
 from ..login import redirect_to_login
-from ..services import safety
+from ..services import privacy, safety
 
 
 class PreferencesForm(forms.Form):
@@ -42,4 +42,5 @@ def preferences(request):
         else:
             messages.success(request, _("Your preferences were saved."))
             return redirect("wagtail_messenger:preferences")
-    return render(request, "wagtail_messenger/preferences.html", {"form": form})
+    context = {"form": form, **privacy.page_context(user=request.user)}
+    return render(request, "wagtail_messenger/preferences.html", context)

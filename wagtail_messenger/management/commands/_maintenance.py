@@ -74,8 +74,13 @@ class MaintenanceCommand(BaseCommand):
                 f"{result.files_checked} old file(s) checked",
             ],
             "purge_sent_emails": [f"{result.rows_deleted} sent email(s) {verb} deleted"],
+            "purge_data_exports": [
+                f"{result.exports_deleted} expired data export(s) {verb} deleted"
+            ],
         }[result.job]
         text = ", ".join(p for p in parts if p)
+        if result.job == "purge_data_exports":
+            return f"Total: {text}."
         if result.job in ("purge_orphan_files", "purge_sent_emails"):  # not a site's
             return f"Total: {text} ({result.batches} batch(es))."
         return f"Total: {text} ({result.sites} site(s), {result.batches} batch(es))."
