@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_messenger', '0009_participant_notified_seq'),
+        ('wagtail_messenger', '0011_personal_data'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
