@@ -19,10 +19,12 @@ import io
 import json
 import posixpath
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -216,8 +218,13 @@ def collect(*, user=None, email=""):
     return data, files
 
 
-def build_zip(data, files):
-    buffer = io.BytesIO()
+#: Zips up to this size are built in memory; larger ones spill to a temporary file.
+SPOOL_BYTES = 16 * 1024 * 1024
+
+
+def build_zip(data, files, buffer):
+    """Write the zip into ``buffer`` (a temporary file) and rewind it: attachments are
+    copied in chunks, so a long history with large files is not held in memory."""
     context = {"data": data, "conversations": data["conversations"]}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("conversations.json", json.dumps(data, indent=2, ensure_ascii=False))
@@ -230,11 +237,11 @@ def build_zip(data, files):
         )
         for path, attachment in files:
             try:
-                with attachment.file.open("rb") as handle:
-                    archive.writestr(path, handle.read())
+                with attachment.file.open("rb") as handle, archive.open(path, "w") as target:
+                    shutil.copyfileobj(handle, target, 1024 * 1024)
             except FileNotFoundError:  # deleted meanwhile (maintenance)
                 continue
-    return buffer.getvalue()
+    buffer.seek(0)
 
 
 def build_export(export_id):
@@ -244,14 +251,17 @@ def build_export(export_id):
     if export is None or export.state != DataExport.State.PENDING:
         return False
     data, files = collect(user=export.user, email=export.email)
-    content = build_zip(data, files)
-    export.file.save("export.zip", ContentFile(content), save=False)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as content:
+        build_zip(data, files, content)
+        size = content.seek(0, io.SEEK_END)
+        content.seek(0)
+        export.file.save("export.zip", File(content), save=False)
     now = timezone.now()
     with transaction.atomic():
         won = DataExport.objects.filter(pk=export.pk, state=DataExport.State.PENDING).update(
             state=DataExport.State.READY,
             file=export.file.name,
-            size=len(content),
+            size=size,
             ready_at=now,
             expires_at=now + get_setting("DATA_EXPORT_MAX_AGE"),
         )
