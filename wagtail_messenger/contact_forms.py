@@ -27,6 +27,7 @@ from wagtail.admin.mail import send_mail as wagtail_send_mail
 from .actors import normalise_email
 from .exceptions import MessengerError, RateLimited
 from .forms import GuestTrapMixin
+from .frontend import render
 from .models import Participant, Thread
 from .services import conversations, guests, invitations, listings, ratelimit
 from .services.parties import Party
@@ -135,6 +136,12 @@ class MessengerFormMixin:
         # Kept for process_form_submission (the rate limits count per IP address);
         # a submission over a limit answers 429 with nothing stored or sent.
         self._messenger_request = request
+        if self.messenger_handles_forms() and listings.is_sold(self.get_messenger_listing()):
+            self._messenger_request = None
+            problem = _("This listing was sold: it takes no new messages.")
+            return render(
+                request, "wagtail_messenger/problem.html", {"problem": problem}, status=403
+            )
         try:
             return super().serve(request, *args, **kwargs)
         except RateLimited as error:
