@@ -2,6 +2,7 @@
 linking to an unpublished or deleted page, and no new conversation about a sold listing."""
 
 import pytest
+from django.urls import reverse
 from wagtail import hooks as wagtail_hooks
 
 from wagtail_messenger import hooks
@@ -137,3 +138,21 @@ def test_a_contact_form_under_a_sold_listing_answers_clearly(
         assert response.status_code == 403
         assert "This listing was sold" in response.content.decode()
     assert not Thread.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["unpublish", "delete"])
+def test_an_editor_taking_the_listing_down_in_the_admin(
+    action, send, client, make_user, start, actor, buyer, seller, listing, mailoutbox
+):
+    thread = send(start, buyer, seller, listing=listing).thread
+    path = listing.url
+    client.force_login(make_user("editor", is_superuser=True, is_staff=True))
+    response = client.post(reverse(f"wagtailadmin_pages:{action}", args=[listing.pk]))
+    assert response.status_code == 302
+    client.force_login(buyer)
+    page = client.get(thread.get_absolute_url()).content.decode()
+    assert "Road bike" in page and "no longer available" in page
+    mailoutbox.clear()
+    seller_replies(send, actor, seller, Thread.objects.get(pk=thread.pk))
+    text, html = email_to(mailoutbox, buyer)
+    assert "Road bike" in text and path not in text and path not in html
