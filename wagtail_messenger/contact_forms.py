@@ -27,6 +27,7 @@ from wagtail.admin.mail import send_mail as wagtail_send_mail
 from .actors import normalise_email
 from .exceptions import MessengerError, RateLimited
 from .forms import GuestTrapMixin
+from .frontend import render
 from .models import Participant, Thread
 from .services import conversations, guests, invitations, listings, ratelimit
 from .services.parties import Party
@@ -135,12 +136,27 @@ class MessengerFormMixin:
         # Kept for process_form_submission (the rate limits count per IP address);
         # a submission over a limit answers 429 with nothing stored or sent.
         self._messenger_request = request
+        if self.messenger_handles_forms() and self.messenger_listing_sold():
+            self._messenger_request = None
+            problem = _("This listing was sold: it takes no new messages.")
+            return render(
+                request, "wagtail_messenger/problem.html", {"problem": problem}, status=403
+            )
         try:
             return super().serve(request, *args, **kwargs)
         except RateLimited as error:
             return rate_limited(request, error)
         finally:
             self._messenger_request = None
+
+    def messenger_listing_sold(self):
+        """Whether the listing this form is about was sold (it takes no new threads). A
+        failing site hook leaves the form working: delivery has its own fallback."""
+        try:
+            return listings.is_sold(self.get_messenger_listing())
+        except Exception:
+            logger.exception("Form page %s: could not tell whether its listing was sold.", self.pk)
+            return False
 
     def check_messenger_limits(self, form, conf):
         """Raise :class:`RateLimited` when the sender is over their limit (a new

@@ -16,6 +16,11 @@ LISTING_RECIPIENT = "wagtail_messenger_listing_recipient"
 #: ``None`` defers to ``WAGTAILMESSENGER_LISTING_MODELS`` and ``page.messenger_is_listing``.
 IS_LISTING = "wagtail_messenger_is_listing"
 
+#: ``fn(page) -> "available" | "reserved" | "sold" | None``. Where a listing stands.
+#: ``None`` defers to ``page.messenger_listing_state()`` if the page defines it, else
+#: "available". A sold listing takes no new conversations.
+LISTING_STATE = "wagtail_messenger_listing_state"
+
 #: ``fn(message)``, run after the transaction that saved a message commits (also for the
 #: first message of a thread). Good for webhooks, analytics or push notifications.
 AFTER_MESSAGE_POSTED = "wagtail_messenger_after_message_posted"

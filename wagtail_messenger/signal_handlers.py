@@ -5,6 +5,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from wagtail.models import Page
+from wagtail.signals import page_published
 
 from . import teams
 
@@ -19,6 +20,17 @@ def keep_listing_snapshot(sender, instance, **kwargs):
 
     Thread.objects.filter(listing_id=instance.pk, listing_title="").update(
         listing_title=instance.title[:255]
+    )
+
+
+@receiver(page_published)
+def refresh_listing_snapshot(sender, instance, **kwargs):
+    """A published listing's threads keep its current title and address: the snapshot
+    emails and pages fall back to once the page is unpublished or deleted."""
+    from .models import Thread
+
+    Thread.objects.filter(listing_id=instance.pk).update(
+        listing_title=instance.title[:255], listing_url=(instance.get_url() or "")[:2048]
     )
 
 

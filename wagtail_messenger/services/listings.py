@@ -40,6 +40,27 @@ def is_listing(page, request=None):
     return bool(models) and issubclass(page_class, models)
 
 
+AVAILABLE, RESERVED, SOLD = "available", "reserved", "sold"
+LISTING_STATES = (AVAILABLE, RESERVED, SOLD)
+
+
+def listing_state(page):
+    """``"available"``, ``"reserved"`` or ``"sold"``: the hook ``LISTING_STATE`` first,
+    then ``page.messenger_listing_state()``, else ``"available"``. An unknown answer
+    counts as available (a typo must not lock buyers out)."""
+    if page is None:
+        return AVAILABLE
+    state = hooks.first_answer(hooks.LISTING_STATE, page)
+    if state is None:
+        method = getattr(page.specific_deferred, "messenger_listing_state", None)
+        state = method() if callable(method) else None
+    return state if state in LISTING_STATES else AVAILABLE
+
+
+def is_sold(page):
+    return listing_state(page) == SOLD
+
+
 def _usable(recipient):
     if recipient is None:
         return None
@@ -82,9 +103,9 @@ def button_wanted(page, request, conf):
     """Whether ``page`` shows the "Send message" button on this site right now.
 
     The answer is the same for every visitor (pages may be cached): it depends only on
-    the page, the site settings and the seller's own switch."""
+    the page (a sold listing shows none), the site settings and the seller's own switch."""
     if not (conf.enabled and conf.show_button):
         return False
-    if not is_listing(page, request):
+    if not is_listing(page, request) or is_sold(page):
         return False
     return accepts_contact(recipient_for(page, request, conf))

@@ -290,7 +290,10 @@ def build_message_email(participant, message, addresses, row=None):
 
 
 def _listing_url(thread):
-    if not thread.listing_url:
+    """The listing's address for an email, or "" when the page is gone or not live (no
+    email links to a dead page: the email names the listing from its snapshot)."""
+    listing = thread.listing if thread.listing_id else None
+    if listing is None or not listing.live or not thread.listing_url:
         return ""
     if thread.listing_url.startswith(("http://", "https://")):
         return thread.listing_url

@@ -65,6 +65,8 @@ def compose(request, page_id):
     problem = None
     if not conf.enabled:
         problem = _("Messaging is turned off on this site.")
+    elif listings.is_sold(page):
+        problem = _("This listing was sold: it takes no new messages.")
     elif recipient is None:
         problem = _("Nobody receives messages about this listing at the moment.")
     elif not listings.accepts_contact(recipient):
