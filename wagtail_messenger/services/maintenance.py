@@ -361,6 +361,8 @@ def purge_sent_emails(
             [_("delete %(count)s sent email(s)") % {"count": run.result.rows_deleted}],
         )
     return run.result
+
+
 def purge_data_exports(*, site=None, dry_run=False, now=None, **_options):
     """Delete personal data exports past their expiry (``DATA_EXPORT_MAX_AGE`` after
     they were built), with their zips. Always on; exports belong to no site."""
