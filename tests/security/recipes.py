@@ -356,6 +356,50 @@ RECIPES = [
     ),
 ]
 
+
+def export_rule(w, actor, target, method):
+    """Only the person an export is of downloads it; one a moderator produced, only
+    that moderator."""
+    owners = {("buyer", "buyer"), ("guest", "guest"), ("by_moderator", "moderator")}
+    return ALLOW if (target, actor) in owners else DENY
+
+
+def export_request_rule(w, actor, target, method):
+    """Anybody proven may ask for their data, once an hour: the buyer and Gail asked
+    within the hour (the world's exports), so theirs is refused (429)."""
+    if actor in w.exports:
+        return DENY
+    return proven(w, actor, target, method)
+
+
+def guests_only(w, actor, target, method):
+    """A guest's erase request: accounts are erased by deleting the account."""
+    return ALLOW if actor in ("guest", "guest_other") else DENY
+
+
+RECIPES += [
+    Recipe("wagtail_messenger:your_data", expect=proven),
+    Recipe("wagtail_messenger:request_data_export", methods=("POST",), expect=export_request_rule),
+    Recipe(
+        "wagtail_messenger:data_export",
+        targets=lambda w: list(w.exports),
+        kwargs=lambda w, t: {"export_id": w.exports[t].pk},
+        expect=export_rule,
+        path_param="export_id",
+    ),
+    Recipe("wagtail_messenger:erase_my_data", methods=("GET", "POST"), expect=guests_only),
+    Recipe(
+        "wagtail_messenger:assign_team_member",
+        methods=("POST",),
+        targets=lambda w: list(THREADS),
+        kwargs=thread_id,
+        data=lambda w, t, m: {"member": ""},
+        expect=lambda w, actor, t, m: ALLOW if (actor, t) == ("team_member", "T") else DENY,
+        params={"POST": ["member"]},
+        path_param="thread_id",
+    ),
+]
+
 ADMIN = dict(expect=moderators, admin=True, fuzz_actor="admin")
 for _name in ("messenger_threads", "messenger_queue", "messenger_bans"):
     # The page and its table (``index_results``) are one view: the filters are fuzzed
@@ -396,6 +440,24 @@ RECIPES += [
         params={"POST": ["action", "message", "participant", "reason", "next"]},
         path_param="pk",
         **ADMIN,
+    ),
+    Recipe(
+        "messenger_privacy:index",
+        methods=("GET", "POST"),
+        data=lambda w, t, m: {"person": "buyer"} if m == "POST" else {},
+        params={"POST": ["person"]},
+        **ADMIN,
+    ),
+    Recipe(
+        "messenger_privacy:download",
+        targets=lambda w: list(w.exports),
+        kwargs=lambda w, t: {"pk": w.exports[t].pk},
+        expect=lambda w, actor, t, m: (
+            ALLOW if (t, actor) == ("by_moderator", "moderator") else DENY
+        ),
+        admin=True,
+        fuzz_actor="moderator",
+        path_param="pk",
     ),
     Recipe(
         "messenger_bans:delete",

@@ -84,6 +84,9 @@ class World:
     participants: dict  # (thread key, actor name or other name) -> Participant
     mute_tokens: dict  # participant pk -> token
     links: dict = field(default_factory=dict)  # "guest", "guest_expired", "invite", ...
+    #: Ready data exports: "buyer" (theirs), "guest" (Gail's), "by_moderator" (the
+    #: buyer's, produced by the moderator in the admin).
+    exports: dict = field(default_factory=dict)
     clients: dict = field(default_factory=dict)
     group: object = None
     _baseline: dict = None
@@ -221,7 +224,28 @@ def build_world(site, listing_index, make_user, *, text=None):
         group=team,
     )
     world.links = make_links(threads)
+    world.exports = make_exports(users)
     return world
+
+
+def make_exports(users):
+    from django.core.files.base import ContentFile
+
+    from wagtail_messenger.models import DataExport
+
+    later = timezone.now() + timedelta(days=7)
+    owners = {
+        "buyer": {"user": users["buyer"]},
+        "guest": {"email": "gail@example.com"},
+        "by_moderator": {"user": users["buyer"], "requested_by": users["moderator"]},
+    }
+    exports = {}
+    for name, owner in owners.items():
+        export = DataExport(state="ready", ready_at=timezone.now(), expires_at=later, **owner)
+        export.file.save("export.zip", ContentFile(b"PK\x05\x06" + b"\0" * 18), save=False)
+        export.save()
+        exports[name] = export
+    return exports
 
 
 def token_of(url):
