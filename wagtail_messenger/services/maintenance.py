@@ -339,13 +339,7 @@ def purge_sent_emails(
     old = Q(state__in=done) & (
         Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
     )
-    last = 0
-    while ids := list(
-        OutboxEmail.objects.filter(old, pk__gt=last)
-        .order_by("pk")
-        .values_list("pk", flat=True)[: run.batch_size]
-    ):
-        last = ids[-1]
+    for ids in id_batches(OutboxEmail.objects.filter(old), run.batch_size):
         run.result.batches += 1
         run.checkpoint("picked", ids)
         if run.dry_run:
