@@ -211,3 +211,18 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("figures")
         for figure in figures:
             terminalreporter.write_line(figure)
+
+
+@pytest.fixture
+def private_folder(settings, tmp_path):
+    """A private folder of the test's own for the plugin's files (so they can be found
+    and counted); modules whose every test needs it use it autouse."""
+    folder = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "wagtail_messenger": {
+            "BACKEND": "wagtail_messenger.storage.PrivateFileSystemStorage",
+            "OPTIONS": {"location": folder},
+        },
+    }
+    return folder

@@ -83,17 +83,8 @@ def upload(name, content, content_type="application/octet-stream"):
 
 
 @pytest.fixture(autouse=True)
-def private_folder(settings, tmp_path):
-    """A private folder of its own for each test, so files can be counted."""
-    folder = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "wagtail_messenger": {
-            "BACKEND": "wagtail_messenger.storage.PrivateFileSystemStorage",
-            "OPTIONS": {"location": folder},
-        },
-    }
-    return folder
+def _own_private_folder(private_folder):
+    """Every test of this module stores its files in a private folder of its own."""
 
 
 @pytest.fixture
