@@ -262,7 +262,12 @@ def redis_cache(settings):
     from django.core.cache import caches
 
     yield caches["messenger"]
-    caches["messenger"].clear()
+    # Only this test's keys: ``clear()`` would empty the whole Redis database, under
+    # the feet of the other test runs CI starts beside this one.
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 # -- Chromium through Playwright -------------------------------------------------------
