@@ -1,12 +1,20 @@
 """Threads follow their listing's life: the snapshot kept up to date on publish, no email
 linking to an unpublished or deleted page, and no new conversation about a sold listing."""
 
-import pytest
-from django.urls import reverse
-from wagtail import hooks as wagtail_hooks
+import io
+import re
+from datetime import timedelta
 
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from wagtail import hooks as wagtail_hooks
+from wagtail.test.utils.form_data import rich_text
+
+from sandbox.marketplace.models import ListingPage
 from wagtail_messenger import hooks
-from wagtail_messenger.models import Thread
+from wagtail_messenger.models import Message, MessengerSettings, Participant, Thread
 from wagtail_messenger.services import conversations
 
 from . import test_contact_forms
@@ -156,3 +164,306 @@ def test_an_editor_taking_the_listing_down_in_the_admin(
     seller_replies(send, actor, seller, Thread.objects.get(pk=thread.pk))
     text, html = email_to(mailoutbox, buyer)
     assert "Road bike" in text and path not in text and path not in html
+
+
+# -- listing notes: the conversation is told when the listing changes --------------------
+
+SOLD_NOTE = "This listing was marked as sold."
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    return django_capture_on_commit_callbacks
+
+
+@pytest.fixture
+def editor(make_user):
+    return make_user("editor", is_superuser=True, is_staff=True)
+
+
+def publish_in_admin(client, editor, listing, **changes):
+    """The editor saves and publishes the listing's edit form in Wagtail's admin."""
+    listing.refresh_from_db()
+    data = {
+        "title": listing.title,
+        "slug": listing.slug,
+        "price": listing.price or "",
+        "location": listing.location,
+        "status": listing.status,
+        "photo": listing.photo_id or "",
+        "description": rich_text(""),
+        "action-publish": "publish",
+    }
+    data.update(changes)
+    client.force_login(editor)
+    response = client.post(reverse("wagtailadmin_pages:edit", args=[listing.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    listing.refresh_from_db()
+    return response
+
+
+def thread_page(client, user, thread):
+    client.force_login(user)
+    response = client.get(thread.get_absolute_url())
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def notes_in(html):
+    return re.findall(r'<p class="wm-listing-note" role="note">(.*?)<time', html, re.S)
+
+
+def clean(fragment):
+    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+
+
+class TestListingNotes:
+    def test_marking_sold_in_the_admin_tells_each_open_thread_once(
+        self,
+        send,
+        on_commit,
+        client,
+        editor,
+        make_user,
+        start,
+        buyer,
+        seller,
+        listing,
+        mailoutbox,
+        moderator,
+    ):
+        first = send(start, buyer, seller, listing=listing).thread
+        other_buyer = make_user("other_buyer")
+        second = send(start, other_buyer, seller, listing=listing).thread
+        closed = send(start, make_user("third_buyer"), seller, listing=listing).thread
+        Thread.objects.filter(pk=closed.pk).update(status=Thread.Status.CLOSED)
+        thread_page(client, buyer, first)  # the buyer has read everything
+        mailoutbox.clear()
+
+        with on_commit(execute=True):
+            publish_in_admin(client, editor, listing, status="sold")
+
+        for user, thread in ((buyer, first), (other_buyer, second)):
+            html = thread_page(client, user, thread)
+            assert [clean(n) for n in notes_in(html)] == ["Listing update: " + SOLD_NOTE]
+        assert notes_in(thread_page(client, seller, first)) != []  # both sides see it
+        assert notes_in(thread_page(client, moderator, closed)) == []  # closed: left alone
+        # Emailed once, in the normal round, to the buyers only (the seller did it).
+        told = [m for m in mailoutbox if SOLD_NOTE in m.body]
+        assert sorted(r for m in told for r in m.recipients()) == sorted(
+            [buyer.email, other_buyer.email]
+        )
+        assert all("Update about Road bike" in m.subject for m in told)
+        assert all(SOLD_NOTE in m.alternatives[0][0] for m in told)
+        # Publishing again, still sold: nothing new.
+        mailoutbox.clear()
+        with on_commit(execute=True):
+            publish_in_admin(client, editor, listing, location="Lyon")
+        assert len(notes_in(thread_page(client, buyer, first))) == 1
+        assert mailoutbox == []
+
+    def test_a_note_is_never_unread_and_has_no_actions(
+        self, send, client, editor, start, buyer, seller, listing
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        rows = Participant.objects.filter(thread=thread).order_by("pk")
+        before = list(rows.values_list("unread_count", "last_message_at", "folder"))
+        publish_in_admin(client, editor, listing, status="reserved")
+        # Nobody has more unread, nor a thread moved in their inbox.
+        assert list(rows.values_list("unread_count", "last_message_at", "folder")) == before
+        html = thread_page(client, buyer, thread)
+        [note_html] = re.findall(r'<li class="wm-message wm-message--note".*?</li>', html, re.S)
+        assert "This listing was marked as reserved." in note_html
+        assert "Report" not in note_html and "Remove" not in note_html
+        note = Message.objects.get(thread=thread, kind=Message.Kind.NOTE)
+        # Neither side can report it or remove it, even by posting the forms.
+        client.force_login(buyer)
+        url = reverse("wagtail_messenger:report_message", args=[note.pk])
+        response = client.post(url, {"reason": "x"}, HTTP_ACCEPT="application/json")
+        assert response.status_code == 403
+        assert "cannot be reported" in response.json()["message"]
+        response = client.post(url, {"reason": "x"}, follow=True)  # the form, without JS
+        assert "cannot be reported" in response.content.decode()
+        client.force_login(seller)
+        url = reverse("wagtail_messenger:remove_message", args=[note.pk])
+        response = client.post(url, HTTP_ACCEPT="application/json")
+        assert response.status_code == 403
+        note.refresh_from_db()
+        assert note.state == Message.State.VISIBLE
+        assert not note.reports.exists()
+
+    def test_the_live_page_receives_the_note(
+        self, send, client, editor, start, buyer, seller, listing
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        thread.refresh_from_db()
+        cursor = thread.last_seq
+        publish_in_admin(client, editor, listing, status="sold")
+        client.force_login(buyer)
+        poll = reverse("wagtail_messenger:poll", args=[thread.pk])
+        answer = client.get(poll, {"after": cursor}).json()
+        [note] = answer["messages"]
+        assert SOLD_NOTE in note["html"] and answer["cursor"] == cursor + 1
+
+    def test_offline_back_online_and_removed(
+        self, send, client, editor, start, buyer, seller, listing, mailoutbox
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        client.force_login(editor)
+        client.post(reverse("wagtailadmin_pages:unpublish", args=[listing.pk]))
+        assert [clean(n) for n in notes_in(thread_page(client, buyer, thread))] == [
+            "Listing update: This listing is no longer online."
+        ]
+        publish_in_admin(client, editor, listing)
+        publish_in_admin(client, editor, listing, status="sold")
+        publish_in_admin(client, editor, listing, status="available")
+        client.force_login(editor)
+        client.post(reverse("wagtailadmin_pages:delete", args=[listing.pk]))
+        assert not ListingPage.objects.filter(pk=listing.pk).exists()
+        texts = [clean(n) for n in notes_in(thread_page(client, buyer, thread))]
+        assert texts == [
+            "Listing update: This listing is no longer online.",
+            "Listing update: This listing is back online.",
+            "Listing update: " + SOLD_NOTE,
+            "Listing update: This listing is available again.",
+            "Listing update: This listing was removed from the site.",
+        ]
+
+    def test_a_note_waits_for_the_round_like_any_message(
+        self, send, on_commit, client, editor, start, actor, buyer, seller, listing, mailoutbox
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        seller_replies(send, actor, seller, thread)
+        assert [m.recipients() for m in mailoutbox if "Still here" in m.body] == [[buyer.email]]
+        mailoutbox.clear()
+        with on_commit(execute=True):
+            publish_in_admin(client, editor, listing, status="sold")
+        assert mailoutbox == []  # the buyer has not read the reply they were told about
+        thread_page(client, buyer, thread)
+        client.post(
+            reverse("wagtail_messenger:mark_read", args=[thread.pk]),
+            {"seen": Thread.objects.get(pk=thread.pk).last_seq},
+        )
+        with on_commit(execute=True):
+            publish_in_admin(client, editor, listing, status="available")
+        assert [m.recipients() for m in mailoutbox] == [[buyer.email]]
+        assert "This listing is available again." in mailoutbox[0].body
+
+
+# -- closing the conversations of an ended listing ----------------------------------------
+
+
+class TestClosingEndedListings:
+    @pytest.fixture
+    def closes_after_3_days(self, site):
+        conf = MessengerSettings.for_site(site)
+        conf.close_ended_listings_days = 3
+        conf.save()
+        return conf
+
+    def run_job_days_later(self, days):
+        out = io.StringIO()
+        later = timezone.now() + timedelta(days=days)
+        with time_machine(later):
+            call_command("messenger_close_ended_listings", stdout=out)
+        return out.getvalue()
+
+    def test_editors_find_the_setting_in_the_maintenance_tab(self, client, editor, site):
+        client.force_login(editor)
+        url = reverse(
+            "wagtailsettings:edit", args=["wagtail_messenger", "messengersettings", site.pk]
+        )
+        html = client.get(url).content.decode()
+        assert "close conversations of ended listings after (days)" in html.lower()
+
+    def test_a_sold_listing_closes_its_threads_after_the_days_set(
+        self, closes_after_3_days, send, client, editor, start, buyer, seller, listing
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        publish_in_admin(client, editor, listing, status="sold")
+        assert "0 thread(s) were closed" in self.run_job_days_later(2)
+        assert Thread.objects.get(pk=thread.pk).status == Thread.Status.OPEN
+        assert "1 thread(s) were closed" in self.run_job_days_later(4)
+
+        html = thread_page(client, buyer, thread)
+        assert "This conversation is closed: the listing has ended." in html
+        index_url = listing.get_parent().url
+        assert re.search(
+            rf'<a href="{re.escape(index_url)}">Contact the seller about another listing</a>', html
+        )
+        assert 'name="body"' not in html  # no reply form
+        # A reply posted anyway is refused with the reason, and saves nothing.
+        count = Message.objects.count()
+        response = client.post(
+            thread.get_absolute_url(), {"body": "Still there?"}, HTTP_ACCEPT="application/json"
+        )
+        assert response.status_code == 403
+        assert Message.objects.count() == count
+
+    def test_the_listing_coming_back_opens_them_again(
+        self, closes_after_3_days, send, client, editor, start, actor, buyer, seller, listing
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        client.force_login(editor)
+        client.post(reverse("wagtailadmin_pages:unpublish", args=[listing.pk]))
+        self.run_job_days_later(4)
+        assert Thread.objects.get(pk=thread.pk).status == Thread.Status.ENDED
+        publish_in_admin(client, editor, listing)
+        thread.refresh_from_db()
+        assert thread.status == Thread.Status.OPEN and thread.listing_ended_at is None
+        html = thread_page(client, buyer, thread)
+        assert "This listing is back online." in html and 'name="body"' in html
+        response = client.post(thread.get_absolute_url(), {"body": "Great, still keen"})
+        assert response.status_code == 302
+        assert Message.objects.filter(thread=thread, body="Great, still keen").exists()
+
+    def test_off_by_default_and_dry_run_changes_nothing(
+        self, send, client, editor, start, buyer, seller, listing, site
+    ):
+        thread = send(start, buyer, seller, listing=listing).thread
+        publish_in_admin(client, editor, listing, status="sold")
+        assert "off" in self.run_job_days_later(400)
+        conf = MessengerSettings.for_site(site)
+        conf.close_ended_listings_days = 3
+        conf.save()
+        out = io.StringIO()
+        with time_machine(timezone.now() + timedelta(days=4)):
+            call_command("messenger_close_ended_listings", "--dry-run", stdout=out)
+        assert "would close thread #" in out.getvalue()
+        assert Thread.objects.get(pk=thread.pk).status == Thread.Status.OPEN
+
+
+def time_machine(moment):
+    """Run the block as if it were ``moment`` (``timezone.now`` only: what the job reads)."""
+    from unittest import mock
+
+    return mock.patch("django.utils.timezone.now", return_value=moment)
+
+
+# -- the snapshot keeps the listing's first image -------------------------------------------
+
+
+@pytest.fixture
+def photo():
+    from wagtail.images import get_image_model
+    from wagtail.images.tests.utils import get_test_image_file
+
+    return get_image_model().objects.create(title="Bike", file=get_test_image_file())
+
+
+def test_the_first_image_stays_on_the_thread_and_in_emails_once_the_page_is_gone(
+    send, client, editor, photo, start, actor, buyer, seller, listing, mailoutbox
+):
+    thread = send(start, buyer, seller, listing=listing).thread
+    publish_in_admin(client, editor, listing, photo=photo.pk)
+    assert Thread.objects.get(pk=thread.pk).listing_image == photo
+    client.force_login(editor)
+    client.post(reverse("wagtailadmin_pages:delete", args=[listing.pk]))
+    html = thread_page(client, buyer, thread)
+    [thumb] = re.findall(r'<img[^>]*class="wm-listing-thumb"[^>]*>', html)
+    assert 'alt=""' in thumb and "/images/" in thumb
+    assert "Road bike" in html and "no longer available" in html
+    mailoutbox.clear()
+    seller_replies(send, actor, seller, Thread.objects.get(pk=thread.pk))
+    _text, email_html = email_to(mailoutbox, buyer)
+    assert re.search(r'<img src="http://localhost/[^"]*images/[^"]+"', email_html)

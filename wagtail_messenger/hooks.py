@@ -21,8 +21,15 @@ IS_LISTING = "wagtail_messenger_is_listing"
 #: "available". A sold listing takes no new conversations.
 LISTING_STATE = "wagtail_messenger_listing_state"
 
+#: ``fn(thread, request) -> str | None``. Where "Contact the seller about another
+#: listing" leads from a conversation closed because its listing ended. ``None`` defers
+#: to the listing's parent page (the listing index) while it is live, else the site's
+#: home page. Point it at the seller's profile or their other listings.
+OTHER_LISTINGS_URL = "wagtail_messenger_other_listings_url"
+
 #: ``fn(message)``, run after the transaction that saved a message commits (also for the
-#: first message of a thread). Good for webhooks, analytics or push notifications.
+#: first message of a thread; not for listing notes). Good for webhooks, analytics or
+#: push notifications.
 AFTER_MESSAGE_POSTED = "wagtail_messenger_after_message_posted"
 
 #: ``fn(thread, message)``, run after a new thread is committed.

@@ -5,7 +5,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from wagtail.models import Page
-from wagtail.signals import page_published
+from wagtail.signals import page_published, page_unpublished
 
 from . import teams
 
@@ -14,24 +14,36 @@ from . import teams
 # receiver without a sender would make Django load and signal every row of every delete
 # (a thread's messages, participants, …) instead of deleting them in bulk.
 @receiver(pre_delete, sender=Page)
-def keep_listing_snapshot(sender, instance, **kwargs):
-    """When a listing page goes away, its threads keep the title and URL they had."""
+def listing_deleted(sender, instance, **kwargs):
+    """When a listing page goes away, its threads keep the title and URL they had, and
+    the open ones say so ("This listing was removed from the site")."""
     from .models import Thread
+    from .services import lifecycle
 
     Thread.objects.filter(listing_id=instance.pk, listing_title="").update(
         listing_title=instance.title[:255]
     )
+    lifecycle.listing_changed(instance, Thread.ListingState.DELETED)
 
 
 @receiver(page_published)
-def refresh_listing_snapshot(sender, instance, **kwargs):
-    """A published listing's threads keep its current title and address: the snapshot
-    emails and pages fall back to once the page is unpublished or deleted."""
-    from .models import Thread
+def listing_published(sender, instance, **kwargs):
+    """A published listing's threads keep its current title, address and first image:
+    the snapshot emails and pages fall back to once the page is unpublished or deleted.
+    A change of state (sold, reserved, available again, back online) is noted in them."""
+    from .services import lifecycle
 
-    Thread.objects.filter(listing_id=instance.pk).update(
-        listing_title=instance.title[:255], listing_url=(instance.get_url() or "")[:2048]
-    )
+    lifecycle.snapshot(instance)
+    lifecycle.listing_changed(instance)
+
+
+@receiver(page_unpublished)
+def listing_unpublished(sender, instance, **kwargs):
+    """An unpublished listing's open threads say it is no longer online."""
+    from .models import Thread
+    from .services import lifecycle
+
+    lifecycle.listing_changed(instance, Thread.ListingState.OFFLINE)
 
 
 @receiver(post_delete, sender="wagtail_messenger.Attachment")

@@ -100,6 +100,13 @@ def auto_archive(site_id=None):
 
 @register
 @task()
+def close_ended_listings(site_id=None):
+    """Close the conversations of listings ended ``close_ended_listings_days`` ago."""
+    return maintenance.close_ended_listings(site=site_id).as_dict()
+
+
+@register
+@task()
 def purge_data_exports():
     """Delete personal data exports past their expiry, with their files."""
     return maintenance.purge_data_exports().as_dict()

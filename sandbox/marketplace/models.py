@@ -35,15 +35,30 @@ class ListingIndexPage(Page):
 class ListingPage(Page):
     """A classified ad. The page owner is the seller."""
 
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        RESERVED = "reserved", "Reserved"
+        SOLD = "sold", "Sold"
+
     price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     location = models.CharField(max_length=120, blank=True)
     description = RichTextField(blank=True)
+    photo = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
 
     content_panels = [
         *Page.content_panels,
-        FieldRowPanel([FieldPanel("price"), FieldPanel("location")]),
+        FieldRowPanel([FieldPanel("price"), FieldPanel("location"), FieldPanel("status")]),
+        FieldPanel("photo"),
         FieldPanel("description"),
     ]
+
+    def messenger_listing_state(self):
+        """The messenger's convention: a sold listing takes no new conversation, and its
+        conversations are told when the status changes on publish."""
+        return self.status
     parent_page_types = ["marketplace.ListingIndexPage"]
     subpage_types = ["marketplace.ContactPage"]
 

@@ -40,6 +40,13 @@ class MessageQuerySet(models.QuerySet):
 
 
 class Message(models.Model):
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        #: A note the messenger writes into the conversation when the listing changes
+        #: ("This listing was marked as sold"): shown apart, never unread, never
+        #: reported; ``data["listing_event"]`` says which (``services.lifecycle``).
+        NOTE = "note", _("Listing update")
+
     class State(models.TextChoices):
         VISIBLE = "visible", _("Visible")
         HELD = "held", _("Held for review")
@@ -72,6 +79,7 @@ class Message(models.Model):
         related_name="+",
         help_text=_("For a team's message: the member of the group who wrote it."),
     )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.MESSAGE)
     body = models.TextField(_("message"))
     data = models.JSONField(
         _("structured content"),
@@ -147,6 +155,10 @@ class Message(models.Model):
 
     def __str__(self):
         return self.body[:50]
+
+    @property
+    def is_note(self):
+        return self.kind == self.Kind.NOTE
 
     @property
     def is_visible(self):

@@ -221,6 +221,14 @@ class MessengerSettings(BaseSiteSetting):
     )
     empty_trash_days = days_field(_("empty trash after (days)"), _("0 turns this off."), default=30)
     auto_archive_days = days_field(_("archive threads idle for (days)"), _("0 turns this off."))
+    close_ended_listings_days = days_field(
+        _("close conversations of ended listings after (days)"),
+        _(
+            "A listing has ended when it is sold, unpublished or deleted. Its conversations "
+            "then accept no new message; they open again if the listing comes back. "
+            "0 keeps them open."
+        ),
+    )
 
     select_related = ["fallback_user", "fallback_group"]
 
@@ -297,6 +305,7 @@ class MessengerSettings(BaseSiteSetting):
                     FieldPanel("purge_attachments_days"),
                     FieldPanel("empty_trash_days"),
                     FieldPanel("auto_archive_days"),
+                    FieldPanel("close_ended_listings_days"),
                 ],
                 heading=_("Maintenance"),
             ),

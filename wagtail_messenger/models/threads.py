@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from wagtail.images import get_image_model_string
 
 PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
 
@@ -48,6 +49,16 @@ class Thread(models.Model):
         OPEN = "open", _("Open")
         CLOSED = "closed", _("Closed by moderators")
         SPAM = "spam", _("Spam")
+        #: Closed by the maintenance job ``close_ended_listings``: the listing was sold,
+        #: unpublished or deleted longer ago than the site's setting.
+        ENDED = "ended", _("Closed: the listing has ended")
+
+    class ListingState(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        RESERVED = "reserved", _("Reserved")
+        SOLD = "sold", _("Sold")
+        OFFLINE = "offline", _("No longer online")
+        DELETED = "deleted", _("Deleted")
 
     site = models.ForeignKey(
         "wagtailcore.Site",
@@ -75,6 +86,28 @@ class Thread(models.Model):
         help_text=_("Snapshot kept when the listing page is deleted."),
     )
     listing_url = models.CharField(_("listing URL"), max_length=2048, blank=True)
+    listing_image = models.ForeignKey(
+        get_image_model_string(),
+        verbose_name=_("listing image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Snapshot of the listing's first image, shown once the page is gone."),
+    )
+    listing_state = models.CharField(
+        _("listing state"),
+        max_length=10,
+        choices=ListingState.choices,
+        blank=True,
+        help_text=_("What the conversation last said about the listing (empty: available)."),
+    )
+    listing_ended_at = models.DateTimeField(
+        _("listing ended"),
+        null=True,
+        blank=True,
+        help_text=_("When the listing was sold, unpublished or deleted; empty while it is on."),
+    )
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     origin = models.CharField(
         _("origin"), max_length=20, choices=Origin.choices, default=Origin.QUESTION

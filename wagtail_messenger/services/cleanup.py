@@ -33,6 +33,8 @@ class JobResult:
     attachments_expired: int = 0
     files_deleted: int = 0
     participants_moved: int = 0
+    #: Conversations closed because their listing ended (``close_ended_listings``).
+    threads_closed: int = 0
     #: Every database row deleted, cascades (messages, participants, …) included.
     rows_deleted: int = 0
     #: Stored files looked at (``purge_orphan_files``).

@@ -142,6 +142,8 @@ def post_message(
         raise MessengerDisabled()
     if participant is None:
         participant = access.require_participant(actor, thread)
+    if thread.status == Thread.Status.ENDED:
+        raise NotAllowed(_("This conversation is closed: the listing has ended."))
     if not thread.is_open:
         raise NotAllowed(_("This conversation was closed by the moderators."))
     body = clean_body(body)
@@ -198,6 +200,9 @@ def deliver(message):
     message is released. Must run inside the writing transaction, with the thread's row
     locked and the message numbered (:func:`lock_thread`, :func:`number`).
     """
+    if message.kind == Message.Kind.NOTE:
+        _deliver_note(message)
+        return
     sender, now = message.sender, message.created_at
     Thread.objects.filter(pk=message.thread_id).update(
         last_message=message,
@@ -242,6 +247,15 @@ def deliver(message):
     thread.last_seq = message.seq
     notifications.message_delivered(message)  # enqueued when the transaction commits
     transaction.on_commit(lambda: hooks.run_all(hooks.AFTER_MESSAGE_POSTED, message))
+
+
+def _deliver_note(note):
+    """A listing note (``services.lifecycle``) takes its place in the conversation and
+    is emailed in the normal round, and changes nothing else: no unread count, no move
+    out of the archive or the trash, no new place in the inbox, no read mark."""
+    Thread.objects.filter(pk=note.thread_id).update(last_seq=note.seq)
+    note.thread.last_seq = note.seq
+    notifications.message_delivered(note)
 
 
 # -- internals ---------------------------------------------------------------------------

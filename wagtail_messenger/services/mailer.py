@@ -22,6 +22,7 @@ Moderation alerts go through the outbox too, once per moderator, event and messa
 import logging
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -39,7 +40,7 @@ from ..models import (
     OutboxEmail,
     Participant,
 )
-from . import guests, notifications, outbox
+from . import guests, lifecycle, notifications, outbox
 from .outbox import DeliveryFailed, Outcome  # noqa: F401  (imported from here before)
 from .settings import for_site
 
@@ -268,7 +269,11 @@ def build_message_email(participant, message, addresses, row=None):
         "thread_title": clean_header(thread.title),
         "listing_title": clean_header(thread.listing_title) if thread.listing_title else "",
         "listing_url": _listing_url(thread),
-        "preview": preview(message.body) if conf.email_previews else "",
+        # A listing note says what changed, whatever the preview setting: it is the site
+        # speaking, not a person's words.
+        "note": lifecycle.note_text(message) if message.is_note else "",
+        "preview": preview(message.body) if conf.email_previews and not message.is_note else "",
+        "listing_image_url": _listing_image_url(thread),
         "has_attachment": hasattr(message, "attachment"),
         "thread_url": thread_url,
         "mute_url": mute_url,
@@ -287,6 +292,18 @@ def build_message_email(participant, message, addresses, row=None):
         email.bcc = list(addresses)
         return email
     return render_mail("new_message", context, to=addresses, headers=headers)
+
+
+def _listing_image_url(thread):
+    """The absolute address of a small rendition of the listing's snapshot image, or ""
+    (no image, or its file is missing)."""
+    if not thread.listing_image_id:
+        return ""
+    try:
+        url = thread.listing_image.get_rendition("fill-160x160").url
+    except (OSError, ObjectDoesNotExist):  # Wagtail's SourceImageIOError is an OSError
+        return ""
+    return url if url.startswith(("http://", "https://")) else absolute_url(url, thread.site)
 
 
 def _listing_url(thread):

@@ -1,13 +1,15 @@
 """Maintenance jobs that keep the database and the attachment storage clean.
 
-Four jobs, each switched on per site in Settings → Messenger → Maintenance (0 = off):
+Five jobs, each switched on per site in Settings → Messenger → Maintenance (0 = off):
 
 * :func:`purge_inactive_threads`: threads with no message for N days are deleted;
 * :func:`purge_attachments`: attachment files older than N days are deleted; the row
   stays with ``expired_at`` set, so the message says the attachment expired;
 * :func:`empty_trash`: trash rows older than N days move to the "deleted" folder (that
   person no longer sees the thread), and threads nobody sees any more are deleted;
-* :func:`auto_archive`: inbox rows idle for N days move to the archive.
+* :func:`auto_archive`: inbox rows idle for N days move to the archive;
+* :func:`close_ended_listings`: conversations of a listing sold, unpublished or deleted
+  N days ago are closed (status "ended").
 
 And two for the whole installation, always on: :func:`purge_orphan_files` deletes stored
 files no attachment row points to once they are a day old, and :func:`purge_sent_emails`
@@ -240,6 +242,35 @@ def auto_archive(**options):
     return run_job("auto_archive", "auto_archive_days", _auto_archive_step, **options)
 
 
+def _close_ended_step(run, scope, cutoff):
+    from . import lifecycle
+
+    ended = Q(
+        status=Thread.Status.OPEN,
+        listing_state__in=lifecycle.ENDED,
+        listing_ended_at__lt=cutoff,
+    )
+    for ids in id_batches(Thread.objects.filter(scope.q(), ended), run.batch_size):
+        run.result.batches += 1
+        run.checkpoint("picked", ids)
+        if run.dry_run:
+            run.result.threads_closed += len(ids)
+            would(run, [_("close %(thread)s") % {"thread": t} for t in describe_threads(ids)])
+            continue
+        closed = lifecycle.close_ended(ids, cutoff)
+        run.result.threads_closed += closed
+        report_progress(run, _("threads closed"), closed, run.result.threads_closed)
+
+
+def close_ended_listings(**options):
+    """Close the conversations of listings sold, unpublished or deleted more than
+    ``close_ended_listings_days`` ago: they accept no new message and say why; the
+    listing coming back opens them again (``services.lifecycle``)."""
+    return run_job(
+        "close_ended_listings", "close_ended_listings_days", _close_ended_step, **options
+    )
+
+
 # -- orphan files (the storage is shared by every site: no per-site period) -------------
 
 #: Stored files younger than this are left alone: they may belong to an upload whose
@@ -374,6 +405,10 @@ JOBS = {
     "empty_trash": (gettext_lazy("Empty trash"), empty_trash),
     "purge_attachments": (gettext_lazy("Delete old attachments"), purge_attachments),
     "auto_archive": (gettext_lazy("Archive idle threads"), auto_archive),
+    "close_ended_listings": (
+        gettext_lazy("Close conversations of ended listings"),
+        close_ended_listings,
+    ),
     "purge_orphan_files": (gettext_lazy("Delete orphan files"), purge_orphan_files),
     "purge_sent_emails": (gettext_lazy("Delete sent emails"), purge_sent_emails),
     "purge_data_exports": (gettext_lazy("Delete expired data exports"), purge_data_exports),

@@ -37,7 +37,7 @@ def unread_after(participant, seq, blocked=None):
     if blocked is None:
         blocked = access.blocked_since(participant)
     seen = Message.objects.seen_by(participant, blocked).exclude(sender_id=participant.pk)
-    return seen.filter(seq__gt=seq, state=Message.State.VISIBLE).count()
+    return seen.filter(seq__gt=seq, state=Message.State.VISIBLE, kind=Message.Kind.MESSAGE).count()
 
 
 def mark_read(actor, thread_ids, seen_seq=None):
@@ -83,7 +83,12 @@ def _owe_again(row, mark):
     those were passed over while the round was on, so the newest is owed an email now
     (the mailer applies every rule again; a message is emailed once at most)."""
     newest = (
-        Message.objects.filter(thread_id=row.thread_id, state=Message.State.VISIBLE, seq__gt=mark)
+        Message.objects.filter(
+            thread_id=row.thread_id,
+            state=Message.State.VISIBLE,
+            kind=Message.Kind.MESSAGE,
+            seq__gt=mark,
+        )
         .exclude(sender_id=row.pk)
         .order_by("-seq")
         .values_list("pk", flat=True)
@@ -168,7 +173,7 @@ def remove_message(actor, message_id):
         if message is None:
             raise NotAllowed()
         participant = access.get_participant(actor, message.thread)
-        if participant is None or participant.pk != message.sender_id:
+        if participant is None or participant.pk != message.sender_id or message.is_note:
             raise NotAllowed(_("You can only remove your own messages."))
         if not for_site(message.thread.site).users_may_remove_messages:
             raise NotAllowed(_("Messages cannot be removed on this site."))
@@ -201,6 +206,8 @@ def report_message(actor, message_id, reason=""):
             raise NotAllowed()
         if participant.pk == message.sender_id:
             raise NotAllowed(_("You cannot report your own message."))
+        if message.is_note:
+            raise NotAllowed(_("Listing updates come from the site and cannot be reported."))
         report, created = Report.objects.get_or_create(
             message=message,
             reporter=participant,

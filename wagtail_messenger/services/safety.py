@@ -84,7 +84,9 @@ def _recount_unread(actor, target, *, blocked):
     mine_rows = Participant.objects.for_actor(actor).live().filter(thread_id__in=their_threads)
     for mine in mine_rows.select_related("thread"):
         seen = access.visible_messages(actor, mine.thread, participant=mine)
-        unread = seen.exclude(sender_id=mine.pk).filter(state=Message.State.VISIBLE)
+        unread = seen.exclude(sender_id=mine.pk).filter(
+            state=Message.State.VISIBLE, kind=Message.Kind.MESSAGE
+        )
         unread = unread.filter(seq__gt=mine.last_read_seq)  # after the read mark
         changes = {"unread_count": unread.count(), "peer_blocked": blocked}
         if not blocked:

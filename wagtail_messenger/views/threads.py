@@ -24,7 +24,15 @@ from ..frontend import render
 from ..ids import parse_id
 from ..login import redirect_to_login
 from ..models import Message, Participant, Thread
-from ..services import access, attachments, conversations, participation, ratelimit, team
+from ..services import (
+    access,
+    attachments,
+    conversations,
+    lifecycle,
+    participation,
+    ratelimit,
+    team,
+)
 from ..services.settings import for_site_id
 from ..services.spam import held_notice
 from .content import wants_json
@@ -54,7 +62,7 @@ MESSAGE_TEMPLATE = "wagtail_messenger/includes/message.html"
 MESSAGE_FRAGMENT_FIELDS = (
     *("pk", "state", "moderation_reason", "body", "is_mine", "css", "time_iso"),
     *("time_label", "sender_name", "sender_initials", "sender_is_guest", "file_shown"),
-    "contains_contact_details",
+    *("contains_contact_details", "kind", "note_text"),
 )
 
 
@@ -70,6 +78,10 @@ def prepare_messages(rows, participant):
     mine = participant.pk if participant is not None else None
     show_member = get_setting("SHOW_TEAM_MEMBER")
     for message in rows:
+        if message.kind == Message.Kind.NOTE:
+            _prepare_note(message, stamp)
+            continue
+        message.note_text = ""
         message.is_mine = mine is not None and message.sender_id == mine
         try:
             message.file = message.attachment
@@ -99,6 +111,17 @@ def prepare_messages(rows, participant):
         message.sender_is_guest = sender.is_guest
         message.text_html = message_text(message.body)
     return rows
+
+
+def _prepare_note(note, stamp):
+    """A listing note shows its text in the reader's language and its time; it belongs
+    to nobody and has no actions (``includes/message.html``)."""
+    note.is_mine, note.file, note.file_shown = False, None, None
+    note.css = "wm-message wm-message--note"
+    note.time_iso, note.time_label = stamp(note.created_at)
+    note.note_text = lifecycle.note_text(note)
+    note.sender_name = note.sender_initials = ""
+    note.sender_is_guest = False
 
 
 def message_markup(rows, participant, conf):
@@ -180,6 +203,12 @@ def thread_view(request, thread_id):
         "before": before,
         "listing_title": title,
         "listing_url": url,
+        "listing_image": thread.listing_image if thread.listing_image_id else None,
+        "other_listings_url": (
+            lifecycle.other_listings_url(thread, request)
+            if thread.status == Thread.Status.ENDED
+            else ""
+        ),
         "form": form if form is not None else (ReplyForm(conf=conf) if can_reply else None),
         "can_reply": can_reply,
         "live_config": {

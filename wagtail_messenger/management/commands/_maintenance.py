@@ -69,6 +69,7 @@ class MaintenanceCommand(BaseCommand):
                 f"{result.files_deleted} file(s) {verb} deleted",
             ],
             "auto_archive": [f"{result.participants_moved} thread(s) {verb} archived"],
+            "close_ended_listings": [f"{result.threads_closed} thread(s) {verb} closed"],
             "purge_orphan_files": [
                 f"{result.files_deleted} orphan file(s) {verb} deleted",
                 f"{result.files_checked} old file(s) checked",

@@ -13,7 +13,7 @@ from ._maintenance import MaintenanceCommand
 class Command(MaintenanceCommand):
     help = (
         "Run all maintenance jobs: delete inactive threads, empty trash, delete old "
-        "attachments, archive idle threads (periods per site, 0 = off), delete orphan "
-        "files and sent emails past their retention."
+        "attachments, archive idle threads, close conversations of ended listings (periods "
+        "per site, 0 = off), delete orphan files and sent emails past their retention."
     )
     jobs = tuple(maintenance.JOBS)
