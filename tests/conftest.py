@@ -171,6 +171,35 @@ def actor():
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
+
+def _serve_one_request_at_a_time():
+    """The live server (browser stories) answers each request in a thread of its own, and
+    with SQLite in memory every thread shares the test's one connection: two requests at
+    once (a page's poll and its read mark) then collide ("cannot start a transaction
+    within a transaction"), more often on a busy machine. Over a shared connection the
+    server runs one request at a time, as a real site's one database connection would."""
+    import threading
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class OneRequestAtATime(ThreadedWSGIServer):
+        def set_app(self, application):
+            if self.connections_override:
+                lock = threading.Lock()
+
+                def serial(environ, start_response):
+                    with lock:
+                        return application(environ, start_response)
+
+                return super().set_app(serial)
+            return super().set_app(application)
+
+    LiveServerThread.server_class = OneRequestAtATime
+
+
+_serve_one_request_at_a_time()
+
 from .real_parts import (  # noqa: E402, F401  (fixtures)
     browser_type_launch_args,
     faulty_s3,

@@ -314,3 +314,23 @@ def test_maintenance_deletes_expired_exports_and_their_files(
         result = maintenance.run_all(now=later)["purge_data_exports"]
     assert result.exports_deleted == 1
     assert not DataExport.objects.exists() and not stored.exists()
+
+
+def test_listing_notes_are_in_the_export_as_the_sites_words_and_survive_an_erase(
+    client, committed, start, site, seller, buyer, listing
+):
+    MessengerSettings.objects.update_or_create(site=site, defaults={"erase_removes_messages": True})
+    posted = start(buyer, seller, body="Still for sale?", listing=listing)
+    listing.unpublish()  # the thread gets "This listing is no longer online."
+    client.force_login(buyer)
+    with committed():
+        client.post(REQUEST)
+    data = json.loads(unzip(client.get(export_link())).read("conversations.json"))
+    [conversation] = data["conversations"]
+    note = next(m for m in conversation["messages"] if m["kind"] == "note")
+    assert note["text"] == "This listing is no longer online."
+    assert (note["sender"], note["mine"]) == ("", False)
+    # The seller erased: their messages go blank, the site's note stays for the buyer.
+    seller.delete()
+    html = client.get(reverse("wagtail_messenger:thread", args=[posted.thread.pk])).content
+    assert "This listing is no longer online." in html.decode()

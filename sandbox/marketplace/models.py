@@ -54,13 +54,13 @@ class ListingPage(Page):
         FieldPanel("photo"),
         FieldPanel("description"),
     ]
+    parent_page_types = ["marketplace.ListingIndexPage"]
+    subpage_types = ["marketplace.ContactPage"]
 
     def messenger_listing_state(self):
         """The messenger's convention: a sold listing takes no new conversation, and its
         conversations are told when the status changes on publish."""
         return self.status
-    parent_page_types = ["marketplace.ListingIndexPage"]
-    subpage_types = ["marketplace.ContactPage"]
 
 
 class FormField(AbstractFormField):

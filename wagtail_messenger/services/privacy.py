@@ -170,12 +170,14 @@ def collect(*, user=None, email=""):
         people = thread.participants.order_by("pk")
         entries = []
         for message in messages:
-            mine = message.sender_id == row.pk
+            note = message.is_note  # the site's words about the listing, nobody's
+            mine = not note and message.sender_id == row.pk
             shown = mine or message.state == Message.State.VISIBLE
             entry = {
                 "id": message.pk,
+                "kind": message.kind,
                 "sent_at": message.created_at.isoformat(),
-                "sender": str(message.sender.display_name),
+                "sender": "" if note else str(message.sender.display_name),
                 "mine": mine,
                 "state": message.state,
                 "text": message.body if shown else "",
@@ -372,7 +374,8 @@ def erase_person(*, user=None, email="", dry_run=False, removes_messages=None):
         row_ids = list(rows.values_list("pk", flat=True))
         result.participants = len(row_ids)
         result.threads = len(set(rows.values_list("thread_id", flat=True)))
-        sent = Message.objects.filter(sender_id__in=row_ids)
+        # Listing notes are the site's words, not the person's: they stay.
+        sent = Message.objects.filter(sender_id__in=row_ids, kind=Message.Kind.MESSAGE)
         attachments = Attachment.objects.filter(message__sender_id__in=row_ids)
         result.attachments = attachments.count()
         blank_ids, sites = [], {}

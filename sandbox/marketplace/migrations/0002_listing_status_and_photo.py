@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('marketplace', '0001_initial'),
-        ('wagtailimages', '0027_image_description'),
+        ('wagtailimages', '__first__'),
     ]
 
     operations = [
