@@ -467,3 +467,17 @@ def test_the_first_image_stays_on_the_thread_and_in_emails_once_the_page_is_gone
     seller_replies(send, actor, seller, Thread.objects.get(pk=thread.pk))
     _text, email_html = email_to(mailoutbox, buyer)
     assert re.search(r'<img src="http://localhost/[^"]*images/[^"]+"', email_html)
+
+
+def test_a_conversation_started_about_a_reserved_listing_is_not_told_it_is_reserved(
+    send, client, editor, photo, start, buyer, seller, listing
+):
+    publish_in_admin(client, editor, listing, status="reserved", photo=photo.pk)
+    thread = send(start, buyer, seller, listing=listing).thread
+    assert thread.listing_image == photo  # the snapshot has the image from the start
+    publish_in_admin(client, editor, listing, location="Nantes")
+    assert notes_in(thread_page(client, buyer, thread)) == []
+    publish_in_admin(client, editor, listing, status="available")
+    assert [clean(n) for n in notes_in(thread_page(client, buyer, thread))] == [
+        "Listing update: This listing is available again."
+    ]

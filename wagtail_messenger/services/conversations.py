@@ -11,7 +11,7 @@ from .. import hooks
 from ..conf import get_setting
 from ..exceptions import InvalidMessage, MessengerDisabled, NotAllowed, RecipientUnavailable
 from ..models import Attachment, Block, ContactPreference, Message, Participant, Thread
-from . import access, bans, locks, notifications, spam
+from . import access, bans, lifecycle, locks, notifications, spam
 from .settings import for_site
 
 
@@ -297,6 +297,10 @@ def _create_thread(site, listing, subject, origin, sender, recipient, sender_pro
         listing=listing,
         listing_title=(listing.title if listing else "")[:255],
         listing_url=(listing.get_url() or "") if listing else "",
+        # What the conversation knows from the start (a reserved listing): only a change
+        # from here gets a note (services/lifecycle.py).
+        listing_state=lifecycle.initial_state(listing),
+        listing_image=lifecycle.snapshot_image(listing) if listing else None,
         subject=subject[:255],
         origin=origin,
         last_message_at=now,

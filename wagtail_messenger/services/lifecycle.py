@@ -78,6 +78,15 @@ def state_of(page):
     return State(listings.listing_state(page))
 
 
+def initial_state(listing):
+    """``Thread.listing_state`` for a conversation starting about ``listing`` now ("" while
+    it is available, or for no listing)."""
+    if listing is None:
+        return ""
+    state = state_of(listing)
+    return "" if state == State.AVAILABLE else state
+
+
 def first_image(page):
     """The listing's first image, for the snapshot: ``page.messenger_listing_image()``
     when the page has it, else the first image field of the page's model that is set."""
@@ -179,12 +188,18 @@ def _listing_side(thread):
 def snapshot(page):
     """Keep the title, address and first image of a published listing on its
     conversations: what pages and emails show once the page is gone."""
-    image = first_image(page)
     Thread.objects.filter(listing_id=page.pk).update(
         listing_title=page.title[:255],
         listing_url=(page.get_url() or "")[:2048],
-        listing_image=image if isinstance(image, get_image_model()) else None,
+        listing_image=snapshot_image(page),
     )
+
+
+def snapshot_image(page):
+    """The image the snapshot keeps: :func:`first_image` when it is one of the site's
+    images, else ``None``."""
+    image = first_image(page)
+    return image if isinstance(image, get_image_model()) else None
 
 
 def close_ended(thread_ids, cutoff):
