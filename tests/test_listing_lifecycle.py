@@ -481,3 +481,22 @@ def test_a_conversation_started_about_a_reserved_listing_is_not_told_it_is_reser
     assert [clean(n) for n in notes_in(thread_page(client, buyer, thread))] == [
         "Listing update: This listing is available again."
     ]
+
+
+def test_moderators_see_notes_as_listing_updates_and_cannot_hide_them(
+    send, client, editor, start, buyer, seller, listing, moderator
+):
+    thread = send(start, buyer, seller, listing=listing).thread
+    publish_in_admin(client, editor, listing, status="sold")
+    note = Message.objects.get(thread=thread, kind=Message.Kind.NOTE)
+    client.force_login(moderator)
+    url = reverse("messenger_threads:inspect", args=[thread.pk])
+    html = client.get(url).content.decode()
+    [item] = re.findall(rf'<li id="message-{note.pk}" data-message-kind="note".*?</li>', html, re.S)
+    assert "Listing update" in item and SOLD_NOTE in item
+    assert 'value="hide"' not in item  # no moderation buttons on it
+    action = reverse("messenger_threads:action", args=[thread.pk])
+    response = client.post(action, {"action": "hide", "message": note.pk}, follow=True)
+    assert "cannot be hidden" in response.content.decode()
+    note.refresh_from_db()
+    assert note.state == Message.State.VISIBLE

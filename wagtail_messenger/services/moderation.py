@@ -98,6 +98,8 @@ def hide_message(user, message_id, reason=""):
     reason = (reason or "").strip()
     with transaction.atomic():
         message = _message(message_id)
+        if message.is_note:
+            raise NotAllowed(_("Listing updates come from the site and cannot be hidden."))
         if message.state != State.VISIBLE:
             raise NotAllowed(_("Only a visible message can be hidden."))
         _moderated(message, user, State.HIDDEN, reason)
