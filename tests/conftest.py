@@ -30,12 +30,14 @@ def require_part(available, how_to_get):
 
 
 def ensure_wagtail_tree():
-    """The locale, root page and default site Wagtail's migrations create. A test with
+    """The locale, root page, root collection and default site Wagtail's migrations create. A test with
     ``transaction=True`` flushes every table when it ends, those rows included, so the
     tests after it rebuild them here instead of depending on the order tests run in."""
     from django.conf import settings
-    from wagtail.models import Locale
+    from wagtail.models import Collection, Locale
 
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
     if not Locale.objects.exists():
         Locale.objects.create(language_code=settings.LANGUAGE_CODE)
     root = Page.get_first_root_node()

@@ -444,7 +444,7 @@ def time_machine(moment):
 
 
 @pytest.fixture
-def photo():
+def photo(site):
     from wagtail.images import get_image_model
     from wagtail.images.tests.utils import get_test_image_file
 
