@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -20,5 +21,8 @@ if settings.DEBUG:
 
     urlpatterns += staticfiles_urlpatterns()
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+if apps.is_installed("anymail"):  # wagtail-messenger: replies by email (docs/email.md)
+    urlpatterns += [path("anymail/", include("anymail.urls"))]
 
 urlpatterns += [path("", include(wagtail_urls))]

@@ -30,9 +30,10 @@ def require_part(available, how_to_get):
 
 
 def ensure_wagtail_tree():
-    """The locale, root page, root collection and default site Wagtail's migrations create. A test with
-    ``transaction=True`` flushes every table when it ends, those rows included, so the
-    tests after it rebuild them here instead of depending on the order tests run in."""
+    """The locale, root page, root collection and default site Wagtail's migrations
+    create. A test with ``transaction=True`` flushes every table when it ends, those rows
+    included, so the tests after it rebuild them here instead of depending on the order
+    tests run in."""
     from django.conf import settings
     from wagtail.models import Collection, Locale
 
@@ -204,7 +205,9 @@ _serve_one_request_at_a_time()
 
 from .real_parts import (  # noqa: E402, F401  (fixtures)
     browser_type_launch_args,
+    dovecot,
     faulty_s3,
+    imap_mailbox,
     redis_cache,
     s3_server,
     s3_storage,

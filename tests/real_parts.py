@@ -294,3 +294,160 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-quic",
         ],
     }
+
+
+# -- IMAP (Debian's dovecot, started for the session on a free port) --------------------
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+
+class Dovecot:
+    """A dovecot serving one mailbox (user ``replies``) over plain IMAP on 127.0.0.1."""
+
+    user, password = "replies", "tests-only-imap"
+
+    def __init__(self, folder):
+        import pwd
+
+        self.folder, self.port = folder, free_port()
+        mail = folder / "mail"
+        mail.mkdir(parents=True)
+        if os.geteuid() == 0:
+            # Dovecot's login process refuses to run as root, and mail may not be
+            # owned by uid 0: the package's own users serve the mailbox.
+            internal, login = "dovecot", "dovenull"
+            owner = pwd.getpwnam("dovecot")
+            uid, gid = owner.pw_uid, owner.pw_gid
+            # Its processes must reach the folder (pytest's own are private to root).
+            os.chmod(folder, 0o755)  # noqa: S103
+            os.chown(mail, uid, gid)
+        else:
+            internal = login = pwd.getpwuid(os.getuid()).pw_name
+            uid, gid = os.getuid(), os.getgid()
+        (folder / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        self.config = folder / "dovecot.conf"
+        self.config.write_text(
+            f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {folder}/run
+state_dir = {folder}/state
+log_path = {folder}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {internal}
+default_internal_group = {internal}
+default_login_user = {login}
+first_valid_uid = 1
+mail_location = maildir:{mail}/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {folder}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={mail}/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+        )
+
+    def start(self):
+        import subprocess
+
+        self.process = subprocess.Popen(  # noqa: S603
+            [DOVECOT, "-F", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 1),
+            ):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        log = self.folder / "dovecot.log"
+        raise RuntimeError(f"dovecot did not start: {log.read_text() if log.exists() else ''}")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+    def client(self):
+        import imaplib
+
+        mailbox = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        mailbox.login(self.user, self.password)
+        return mailbox
+
+    def clear(self):
+        with self.client() as mailbox:
+            _status, (count,) = mailbox.select("INBOX")
+            if int(count):
+                mailbox.store("1:*", "+FLAGS", "(\\Deleted)")
+                mailbox.expunge()
+
+    def deliver(self, raw):
+        with self.client() as mailbox:
+            mailbox.append("INBOX", None, None, raw)
+
+    def flags(self):
+        """``{Message-ID: set of flags}`` of the inbox."""
+        import email
+
+        with self.client() as mailbox:
+            mailbox.select("INBOX")
+            _status, found = mailbox.uid("SEARCH", None, "ALL")
+            result = {}
+            for uid in (found[0] or b"").split():
+                _status, parts = mailbox.uid("FETCH", uid, "(FLAGS BODY.PEEK[HEADER])")
+                head = next(p for p in parts if isinstance(p, tuple))
+                flags = head[0].decode().split("FLAGS (")[1].split(")")[0].split()
+                result[email.message_from_bytes(head[1])["Message-ID"]] = set(flags)
+            return result
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    import pathlib
+    import tempfile
+
+    require_part(
+        os.path.exists(DOVECOT),
+        "IMAP tests need Debian's dovecot: apt-get install dovecot-imapd",
+    )
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="messenger-dovecot-"))
+    server = Dovecot(folder).start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_mailbox(dovecot, settings):
+    """The empty mailbox, named by ``WAGTAILMESSENGER_REPLY_IMAP``."""
+    dovecot.clear()
+    settings.WAGTAILMESSENGER_REPLY_IMAP = {
+        "HOST": "127.0.0.1",
+        "PORT": dovecot.port,
+        "USER": dovecot.user,
+        "PASSWORD": dovecot.password,
+        "SSL": False,
+    }
+    return dovecot

@@ -24,7 +24,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 # The database queue and its worker, for the test that runs `db_worker` end to end.
-INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "anymail"]
+# Replies by email (tests/test_replies.py): the inbound webhooks' basic auth.
+ANYMAIL = {
+    "WEBHOOK_SECRET": "inbound:tests-only-secret",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "key-tests",
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     # django-tasks-db 0.12's migration 0019 renames a partial index, which MySQL and
     # MariaDB never created, and fails (upstream issue 48, fixed only in the releases

@@ -11,3 +11,10 @@ class WagtailMessengerConfig(AppConfig):
     def ready(self):
         # Checks, signal handlers, and the tasks the services enqueue by name (queue.py).
         from . import checks, signal_handlers, tasks  # noqa: F401
+
+        try:
+            import anymail  # noqa: F401
+        except ImportError:  # reply by email and bounce handling need the "email" extra
+            pass
+        else:
+            from . import anymail_handlers  # noqa: F401

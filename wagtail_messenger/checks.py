@@ -432,3 +432,58 @@ def check_contact_form_recipients(app_configs, databases=None, **kwargs):
                     )
                 )
     return warnings
+
+
+# -- Reply by email (E040, W040) ---------------------------------------------------------
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
+
+
+@register(Tags.compatibility)
+def check_replies(app_configs, **kwargs):
+    """Replies by email need a domain that is one, the "email" extra, and a way in."""
+    domain = get_setting("REPLY_DOMAIN")
+    if not domain:
+        return []
+    problems = []
+    if not _DOMAIN.match(str(domain)):
+        problems.append(
+            Error(
+                f"WAGTAILMESSENGER_REPLY_DOMAIN {domain!r} is not a domain name.",
+                hint='A domain whose mail reaches the site, e.g. "reply.example.com".',
+                id="wagtail_messenger.E040",
+            )
+        )
+    try:
+        import anymail  # noqa: F401
+        import mailparser_reply  # noqa: F401
+    except ImportError:
+        problems.append(
+            Error(
+                "WAGTAILMESSENGER_REPLY_DOMAIN is set, but the libraries replies by email "
+                "need are not installed.",
+                hint='pip install "wagtail-messenger[email]"',
+                id="wagtail_messenger.E041",
+            )
+        )
+        return problems
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("anymail:postmark_inbound_webhook")
+        has_webhook = True
+    except NoReverseMatch:
+        has_webhook = False
+    if not has_webhook and not get_setting("REPLY_IMAP"):
+        problems.append(
+            Warning(
+                "WAGTAILMESSENGER_REPLY_DOMAIN is set, but no way for replies to come in: "
+                "the anymail inbound URLs are not in the URLconf and "
+                "WAGTAILMESSENGER_REPLY_IMAP is not set.",
+                hint='Add path("anymail/", include("anymail.urls")) and point your mail '
+                "provider's inbound webhook at it, or set WAGTAILMESSENGER_REPLY_IMAP and "
+                "run messenger_fetch_replies from cron (docs/email.md).",
+                id="wagtail_messenger.W040",
+            )
+        )
+    return problems

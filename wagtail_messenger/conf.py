@@ -92,6 +92,22 @@ DEFAULTS = {
     # Sent (and no longer owed) rows of the outbox are deleted this long after they were
     # sent by the maintenance job purge_sent_emails; None keeps them.
     "OUTBOX_RETENTION": timedelta(days=30),
+    # Reply by email (docs/email.md): the domain of the notification emails' Reply-To
+    # addresses, REPLY_PREFIX+<key>@REPLY_DOMAIN, whose mail reaches the site through
+    # django-anymail's inbound webhook or the messenger_fetch_replies command; None
+    # leaves replies off (the emails then say to answer on the site).
+    "REPLY_DOMAIN": None,
+    "REPLY_PREFIX": "reply",
+    # Languages whose quoting lines ("On ... wrote:") and signatures are cut from an
+    # emailed reply (mail-parser-reply's codes); None: every language it knows.
+    "REPLY_QUOTE_LANGUAGES": None,
+    # At most this many "your reply was not posted" emails to one address a day, so a
+    # misbehaving mail robot never starts a loop.
+    "REPLY_REFUSALS_PER_DAY": 3,
+    # The mailbox messenger_fetch_replies reads when the site has no inbound webhook:
+    # {"HOST": ..., "PORT": 993, "USER": ..., "PASSWORD": ..., "MAILBOX": "INBOX",
+    #  "SSL": True, "STARTTLS": False}; the command's options override each key.
+    "REPLY_IMAP": None,
     # Team inboxes: a message a member of a team (a group) sends shows who wrote it
     # ("Alice for Sales team") to the other participants.
     "SHOW_TEAM_MEMBER": False,

@@ -128,6 +128,13 @@ def purge_sent_emails():
 
 @register
 @task()
+def purge_reply_addresses():
+    """Delete reply addresses that expired or were revoked."""
+    return maintenance.purge_reply_addresses().as_dict()
+
+
+@register
+@task()
 def run_maintenance(site_id=None):
     """All maintenance jobs (the orphan and sent-email sweeps only without ``site_id``); returns
     ``{job: totals}``."""

@@ -1,4 +1,5 @@
 from .access import AccessToken, ProvenAddress
+from .mail import ReplyAddress, SuppressedAddress
 from .messages import Attachment, Message, Notification
 from .outbox import OutboxEmail
 from .privacy import DataExport
@@ -20,7 +21,9 @@ __all__ = [
     "OutboxEmail",
     "Participant",
     "ProvenAddress",
+    "ReplyAddress",
     "Report",
     "StaffNote",
+    "SuppressedAddress",
     "Thread",
 ]

@@ -18,6 +18,7 @@ class OutboxEmail(models.Model):
         INVITATION = "invitation", _("Invitation")
         MODERATOR_ALERT = "moderator_alert", _("Moderation alert")
         DATA_EXPORT = "data_export", _("Personal data export ready")
+        REPLY_NOTICE = "reply_notice", _("About an emailed reply")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")

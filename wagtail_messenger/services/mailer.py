@@ -40,7 +40,7 @@ from ..models import (
     OutboxEmail,
     Participant,
 )
-from . import guests, lifecycle, notifications, outbox
+from . import guests, lifecycle, notifications, outbox, replies
 from .outbox import DeliveryFailed, Outcome  # noqa: F401  (imported from here before)
 from .settings import for_site
 
@@ -261,6 +261,7 @@ def build_message_email(participant, message, addresses, row=None):
     mute_url = absolute_url(
         reverse("wagtail_messenger:mute", args=[notifications.mute_token(participant)]), site
     )
+    reply_to = replies.address_for(participant, row)
     context = {
         "recipient_name": clean_header(participant.name),
         "is_team": participant.kind == Kind.GROUP,
@@ -277,6 +278,7 @@ def build_message_email(participant, message, addresses, row=None):
         "has_attachment": hasattr(message, "attachment"),
         "thread_url": thread_url,
         "mute_url": mute_url,
+        "reply_by_email": bool(reply_to),
         "site_name": clean_header(site.site_name or site.hostname) if site else "",
     }
     headers = {
@@ -286,6 +288,8 @@ def build_message_email(participant, message, addresses, row=None):
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Auto-Submitted": "auto-generated",
     }
+    if reply_to:
+        headers["Reply-To"] = reply_to
     if participant.kind == Kind.GROUP:
         # A team's members get one email, each without seeing the others' addresses.
         email = render_mail("new_message", context, to=[], headers=headers)

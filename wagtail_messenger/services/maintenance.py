@@ -398,6 +398,28 @@ def purge_data_exports(*, site=None, dry_run=False, now=None, **_options):
     return result
 
 
+def purge_reply_addresses(*, site=None, dry_run=False, now=None, **_options):
+    """Delete reply addresses that expired or were revoked (a reply to them is refused
+    all the same: only the hash is kept, and nothing needs it any more). Always on; they
+    belong to no site."""
+    from django.utils import timezone
+
+    from ..models import ReplyAddress
+
+    result = JobResult(job="purge_reply_addresses", dry_run=dry_run)
+    if site is not None:
+        return result
+    now = now or timezone.now()
+    ended = ReplyAddress.objects.filter(Q(expires_at__lte=now) | Q(revoked_at__isnull=False))
+    if dry_run:
+        result.rows_deleted = ended.count()
+        return result
+    for ids in id_batches(ended, get_setting("MAINTENANCE_BATCH_SIZE")):
+        result.batches += 1
+        result.rows_deleted += ReplyAddress.objects.filter(pk__in=ids).delete()[0]
+    return result
+
+
 #: ``name: (label, function)`` in the order :func:`run_all` runs them: deleting first
 #: spares the later jobs work.
 JOBS = {
@@ -412,6 +434,10 @@ JOBS = {
     "purge_orphan_files": (gettext_lazy("Delete orphan files"), purge_orphan_files),
     "purge_sent_emails": (gettext_lazy("Delete sent emails"), purge_sent_emails),
     "purge_data_exports": (gettext_lazy("Delete expired data exports"), purge_data_exports),
+    "purge_reply_addresses": (
+        gettext_lazy("Delete expired reply addresses"),
+        purge_reply_addresses,
+    ),
 }
 
 

@@ -40,6 +40,7 @@ from django.utils.module_loading import import_string
 from .. import queue
 from ..conf import get_setting
 from ..models import OutboxEmail
+from . import suppression
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ RENDERERS = {
     Kind.GUEST_LINK: "wagtail_messenger.services.guests.render_link_email",
     Kind.INVITATION: "wagtail_messenger.services.invitations.render_invitation_email",
     Kind.DATA_EXPORT: "wagtail_messenger.services.privacy.render_export_email",
+    Kind.REPLY_NOTICE: "wagtail_messenger.services.replies.render_notice",
 }
 
 #: The tasks that only hand emails to the outbox: safe to run again when a worker died
@@ -216,6 +218,8 @@ def attempt(row, outcome, max_attempts):
     """Render and send a claimed row, then record what happened."""
     try:
         email = import_string(RENDERERS[row.kind])(row)
+        if email is not None and not suppression.drop_suppressed(email):
+            email = None  # every address bounced or complained: not owed any more
         if email is not None:
             email.extra_headers["Message-ID"] = row.message_id
             email.connection = connection()

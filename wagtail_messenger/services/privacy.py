@@ -45,6 +45,7 @@ from ..models import (
     OutboxEmail,
     Participant,
     ProvenAddress,
+    ReplyAddress,
 )
 from . import access, outbox
 from .settings import for_site, for_site_id
@@ -417,6 +418,7 @@ def erase_person(*, user=None, email="", dry_run=False, removes_messages=None):
         mail.filter(state=OutboxEmail.State.PENDING).update(state=OutboxEmail.State.DROPPED)
         mail.update(recipient="", params={})
         links.delete()
+        ReplyAddress.objects.filter(participant_id__in=row_ids).delete()
         for export in exports:
             export.delete()
         if user is not None:

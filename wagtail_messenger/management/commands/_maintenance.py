@@ -78,9 +78,12 @@ class MaintenanceCommand(BaseCommand):
             "purge_data_exports": [
                 f"{result.exports_deleted} expired data export(s) {verb} deleted"
             ],
+            "purge_reply_addresses": [
+                f"{result.rows_deleted} expired reply address(es) {verb} deleted"
+            ],
         }[result.job]
         text = ", ".join(p for p in parts if p)
-        if result.job == "purge_data_exports":
+        if result.job in ("purge_data_exports", "purge_reply_addresses"):
             return f"Total: {text}."
         if result.job in ("purge_orphan_files", "purge_sent_emails"):  # not a site's
             return f"Total: {text} ({result.batches} batch(es))."
