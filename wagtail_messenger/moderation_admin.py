@@ -239,6 +239,15 @@ def register_log_actions(actions):
                 "who": (log_entry.data or {}).get("who", "?")
             }
 
+    @actions.register_action(moderation.RESUME_EMAIL)
+    class ResumeEmailFormatter(LogFormatter):
+        label = _("Send emails again")
+
+        def format_message(self, log_entry):
+            return _("Lifted the email suppression of %(who)s") % {
+                "who": (log_entry.data or {}).get("who", "?")
+            }
+
     @actions.register_action("wagtail_messenger.data_export")
     class DataExportFormatter(LogFormatter):
         label = _("Produce personal data export")

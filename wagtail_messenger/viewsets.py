@@ -27,7 +27,7 @@ from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 from wagtail.permission_policies.base import BasePermissionPolicy
 
 from . import ids
-from .models import Ban, Message, Thread
+from .models import Ban, Message, SuppressedAddress, Thread
 from .services import moderation
 from .views.moderation import (
     ThreadActionView,
@@ -39,7 +39,13 @@ from .views.moderation import (
     attention,
     people,
 )
-from .views.moderation_queue import BanDeleteView, BanIndexView, QueueIndexView
+from .views.moderation_queue import (
+    BanDeleteView,
+    BanIndexView,
+    QueueIndexView,
+    SuppressionDeleteView,
+    SuppressionIndexView,
+)
 
 try:  # Wagtail 8: policies live in a registry; 7.4 takes them from the viewset.
     from wagtail.permissions import register_permission_policy
@@ -76,7 +82,9 @@ class ModerationPermissionPolicy(BasePermissionPolicy):
         return self.users_with_any_permission([action])
 
 
-POLICIES = {model: ModerationPermissionPolicy(model) for model in (Thread, Message, Ban)}
+POLICIES = {
+    model: ModerationPermissionPolicy(model) for model in (Thread, Message, Ban, SuppressedAddress)
+}
 
 
 def register_policies():
@@ -259,6 +267,27 @@ class BanViewSet(ModerationViewSetMixin, ModelViewSet):
     ]
 
 
+class SuppressionViewSet(ModerationViewSetMixin, ModelViewSet):
+    """Addresses mail no longer goes to (hard bounces, complaints), and why; deleting
+    one sends mail to it again."""
+
+    model = SuppressedAddress
+    name = "messenger_suppressed"
+    url_prefix = "messenger/stopped-emails"
+    icon = "mail"
+    menu_label = _("Stopped emails")
+    index_view_class = SuppressionIndexView
+    delete_view_class = SuppressionDeleteView
+    list_display = [
+        "email",
+        Column("reason", label=_("Reason"), accessor="get_reason_display"),
+        "detail",
+        "esp",
+        Column("events", label=_("Reports"), accessor="events"),
+        DateColumn("updated_at", label=_("Last reported"), sort_key="updated_at"),
+    ]
+
+
 class PrivacyViewSet(ViewSet):
     """Personal data: a person's data export produced by a moderator."""
 
@@ -289,4 +318,4 @@ class MessengerViewSetGroup(ModelViewSetGroup):
     menu_icon = "mail"
     menu_name = "messenger"
     menu_order = 250
-    items = (ThreadViewSet, QueueViewSet, BanViewSet, PrivacyViewSet)
+    items = (ThreadViewSet, QueueViewSet, BanViewSet, SuppressionViewSet, PrivacyViewSet)

@@ -191,6 +191,12 @@ def first_ban(w):
     return Ban.objects.order_by("pk").first()
 
 
+def first_suppression(w):
+    from wagtail_messenger.models import SuppressedAddress
+
+    return SuppressedAddress.objects.order_by("pk").first()
+
+
 COMMON_QUERY = ["next"]
 ADMIN_QUERY = ["q", "p", "ordering", "status", "site", "listing", "reported", "held"]
 ADMIN_QUERY += ["has_attachments", "last_message_at_after", "export"]
@@ -401,7 +407,7 @@ RECIPES += [
 ]
 
 ADMIN = dict(expect=moderators, admin=True, fuzz_actor="admin")
-for _name in ("messenger_threads", "messenger_queue", "messenger_bans"):
+for _name in ("messenger_threads", "messenger_queue", "messenger_bans", "messenger_suppressed"):
     # The page and its table (``index_results``) are one view: the filters are fuzzed
     # through the table, which costs a third of the whole page.
     _query = ADMIN_QUERY if _name == "messenger_threads" else ["q", "p", "ordering"]
@@ -463,6 +469,13 @@ RECIPES += [
         "messenger_bans:delete",
         methods=("GET", "POST"),
         kwargs=lambda w, t: {"pk": first_ban(w).pk},
+        path_param="pk",
+        **ADMIN,
+    ),
+    Recipe(
+        "messenger_suppressed:delete",
+        methods=("GET", "POST"),
+        kwargs=lambda w, t: {"pk": first_suppression(w).pk},
         path_param="pk",
         **ADMIN,
     ),

@@ -51,6 +51,7 @@ def screens(w, values):
         ("admin history", "moderator", f"/admin/messenger/threads/history/{a}/"),
         ("admin review queue", "moderator", "/admin/messenger/queue/"),
         ("admin blocks", "moderator", "/admin/messenger/blocks/"),
+        ("admin stopped emails", "moderator", "/admin/messenger/stopped-emails/"),
         (
             "admin bulk delete",
             "moderator",

@@ -21,7 +21,7 @@ from PIL import Image
 
 from sandbox.marketplace.models import ListingPage
 from wagtail_messenger.actors import GUEST_SESSION_KEY, Actor
-from wagtail_messenger.models import AccessToken, Participant
+from wagtail_messenger.models import AccessToken, Participant, SuppressedAddress
 from wagtail_messenger.services import (
     attachments,
     conversations,
@@ -209,6 +209,10 @@ def build_world(site, listing_index, make_user, *, text=None):
         Actor.for_user(users["seller"]), messages["G"][0].pk, text("report_reason")
     )
     moderation.ban_sender(users["admin"], participants[("X", "guest_other")].pk, text("ban_reason"))
+    # A bounced address, for the list of stopped emails.
+    SuppressedAddress.objects.create(
+        email="gus@example.com", reason=SuppressedAddress.Reason.BOUNCED, detail=text("bounce_detail")
+    )
     # After its thread started: an account disabled since.
     User.objects.filter(pk=users["ivan"].pk).update(is_active=False)
     world = World(

@@ -63,6 +63,7 @@ FIELDS = {
     "site_name": 255,
     "settings_text": 1000,
     "search": 100,
+    "bounce_detail": 500,
 }
 FIELD_NUMBERS = {name: i + 1 for i, name in enumerate(FIELDS)}
 

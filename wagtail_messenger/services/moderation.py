@@ -34,6 +34,7 @@ CLOSE = "wagtail_messenger.close"
 REOPEN = "wagtail_messenger.reopen"
 BAN = "wagtail_messenger.ban"
 UNBAN = "wagtail_messenger.unban"
+RESUME_EMAIL = "wagtail_messenger.resume_email"
 DISMISS = "wagtail_messenger.dismiss_reports"
 DELETE = "wagtail.delete"
 
@@ -292,6 +293,21 @@ def unban(user, ban_id):
             return False
         log(ban, UNBAN, user=user, data={"who": str(ban)})
         ban.delete()
+    return True
+
+
+def resume_email(user, suppression_id):
+    """Mail goes to a suppressed address again (the person fixed their mailbox): the
+    suppression is deleted, audit-logged. Emails dropped meanwhile are not sent."""
+    from ..models import SuppressedAddress
+
+    require_moderator(user)
+    with transaction.atomic():
+        row = SuppressedAddress.objects.filter(pk=suppression_id).first()
+        if row is None:
+            return False
+        log(row, RESUME_EMAIL, user=user, data={"who": row.email})
+        row.delete()
     return True
 
 

@@ -23,7 +23,7 @@ from wagtail.models import Page, Site
 
 from ..exceptions import MessengerError
 from ..ids import parse_id
-from ..models import Attachment, Ban, Message, Participant, Report, Thread
+from ..models import Attachment, Ban, Message, Participant, Report, SuppressedAddress, Thread
 from ..models.team import NOTE_MAX_LENGTH
 from ..services import moderation, team
 
@@ -262,10 +262,17 @@ class ThreadInspectView(generic.InspectView):
                 user__isnull=True, email__in=[p.email for p in participants if p.email]
             ).values_list("email", flat=True)
         }
+        # Mail to these addresses stopped (a hard bounce or a complaint), and why.
+        addresses = {(p.user.email if p.user_id else p.email).lower(): p for p in participants}
+        stopped = {
+            row.email: row
+            for row in SuppressedAddress.objects.filter(email__in=[a for a in addresses if a])
+        }
         for p in participants:
             p.is_banned = (p.user_id in banned_users) or (
                 p.user_id is None and p.email.lower() in banned_emails
             )
+            p.suppressed = stopped.get((p.user.email if p.user_id else p.email).lower())
         open_reports = Report.objects.filter(status=Report.Status.OPEN).select_related("reporter")
         thread_messages = list(
             thread.messages.select_related("sender", "attachment", "moderated_by")

@@ -13,7 +13,7 @@ from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views import generic
 
-from ..models import Ban, Message, Report
+from ..models import Ban, Message, Report, SuppressedAddress
 from ..services import moderation
 from .moderation import AssigneeFilter, assignee_name
 
@@ -140,3 +140,28 @@ class BanDeleteView(generic.DeleteView):
 
     def delete_action(self):
         moderation.unban(self.request.user, self.object.pk)
+
+
+class SuppressionIndexView(generic.IndexView):
+    any_permission_required = ["view"]
+    default_ordering = "-updated_at"
+    search_fields = ["email"]
+
+    def get_base_queryset(self):
+        return SuppressedAddress.objects.all()
+
+
+class SuppressionDeleteView(generic.DeleteView):
+    page_title = _("Send emails again")
+    success_message = _("Emails to '%(object)s' will be sent again.")
+
+    @property
+    def confirmation_message(self):
+        return _(
+            "Send emails to %(email)s again? The mail provider reported: %(reason)s. Do it "
+            "only once the address works: more bounces or complaints harm the site's "
+            "reputation with mail providers."
+        ) % {"email": self.object.email, "reason": self.object.get_reason_display()}
+
+    def delete_action(self):
+        moderation.resume_email(self.request.user, self.object.pk)
