@@ -211,7 +211,9 @@ def build_world(site, listing_index, make_user, *, text=None):
     moderation.ban_sender(users["admin"], participants[("X", "guest_other")].pk, text("ban_reason"))
     # A bounced address, for the list of stopped emails.
     SuppressedAddress.objects.create(
-        email="gus@example.com", reason=SuppressedAddress.Reason.BOUNCED, detail=text("bounce_detail")
+        email="gus@example.com",
+        reason=SuppressedAddress.Reason.BOUNCED,
+        detail=text("bounce_detail"),
     )
     # After its thread started: an account disabled since.
     User.objects.filter(pk=users["ivan"].pk).update(is_active=False)
