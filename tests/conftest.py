@@ -163,6 +163,18 @@ def start(site):
 
 
 @pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    """``send(service, *args, **kwargs)``: call a service and run what it queued for after
+    the commit (the notification task, outbox emails), as a request would."""
+
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
 def actor():
     """``actor(user)`` or ``actor(guest_email="x@example.com")``."""
 

@@ -26,15 +26,6 @@ conf, make_contact_page = test_contact_forms.conf, test_contact_forms.make_conta
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def send(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
 def email_to(mailoutbox, user):
     [email] = [m for m in mailoutbox if user.email in m.recipients()]
     return email.body, email.alternatives[0][0]

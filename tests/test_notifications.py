@@ -38,17 +38,6 @@ Mode = MessengerSettings.NotificationMode
 
 
 @pytest.fixture
-def send(django_capture_on_commit_callbacks):
-    """Call a service and run what it queued for after commit (the notification task)."""
-
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def set_mode(site):
     def set_mode(mode=Mode.ROUND, **extra):
         conf = MessengerSettings.for_site(site)

@@ -52,15 +52,6 @@ def replies_on(settings):
 
 
 @pytest.fixture
-def send(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def guest_thread(send, start, seller, listing, mailoutbox):
     """Gina, a guest, asks the seller about the listing; the seller is emailed."""
     posted = send(start, Party.guest("Gina", "gina@example.com"), seller, listing=listing)

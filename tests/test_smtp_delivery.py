@@ -21,15 +21,6 @@ from wagtail_messenger.services.parties import Party
 pytestmark = [pytest.mark.django_db, pytest.mark.smtp]
 
 
-@pytest.fixture
-def send(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
 def received(smtp_server):
     """``{recipient: [parsed message, ...]}`` for everything the server accepted."""
     by_rcpt = {}

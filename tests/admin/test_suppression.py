@@ -51,15 +51,6 @@ def hard_bounce(client, email):
     )
 
 
-@pytest.fixture
-def send(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
 def to(mailoutbox, address):
     return [m for m in mailoutbox if address in m.to or address in m.bcc]
 
