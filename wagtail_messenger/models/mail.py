@@ -13,8 +13,9 @@ class ReplyAddress(models.Model):
     reply sent to it is posted in the thread as the participant it was emailed to
     (``services/replies.py``). The key is derived from the outbox row (every attempt of
     the email carries the same one) and only its SHA-256 is stored; it expires with the
-    guest links (``GUEST_LINK_MAX_AGE``) and is revoked when the person leaves the
-    thread or is erased."""
+    guest links (``GUEST_LINK_MAX_AGE``), stops working once the person's trash is
+    emptied of the thread (their row is then "deleted"), and is deleted when the person
+    is erased. ``revoked_at`` lets a project end one by hand."""
 
     key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
     participant = models.ForeignKey(

@@ -134,13 +134,6 @@ def address_for(participant, row):
     return f"{get_setting('REPLY_PREFIX')}+{key}@{domain}"
 
 
-def revoke(participants):
-    """Reply addresses of these participant rows (a queryset or ids) stop working."""
-    return ReplyAddress.objects.filter(
-        participant__in=participants, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
-
-
 # -- incoming -------------------------------------------------------------------------------
 
 
