@@ -173,7 +173,7 @@ def test_user_who_switched_emails_off_gets_none(
     send, start, actor, buyer, seller, listing, mailoutbox, set_mode
 ):
     set_mode(Mode.EVERY)
-    ContactPreference.objects.create(user=seller, email_notifications=False)
+    ContactPreference.objects.create(user=seller, email_frequency="never")
     posted = send(start, buyer, seller, listing=listing)
     reply(send, actor, seller, posted.thread, body="Yes")
     assert [m.to for m in mailoutbox] == [["buyer@example.com"]]
@@ -223,7 +223,7 @@ def test_team_members_get_one_email_without_seeing_each_other(
     anna, ben, quiet = make_user("anna"), make_user("ben"), make_user("quiet")
     for member in (anna, ben, quiet):
         member.groups.add(team)
-    ContactPreference.objects.create(user=quiet, email_notifications=False)
+    ContactPreference.objects.create(user=quiet, email_frequency="never")
     send(start, buyer, Party.team(team), subject="Bulk order")
     assert len(mailoutbox) == 1
     email = mailoutbox[0]

@@ -1,4 +1,5 @@
-"""The preferences page: "Allow others to contact me" and email notifications."""
+"""The preferences page: "Allow others to contact me" and how often to be emailed
+(tests/test_digests.py has the choices and the daily summary)."""
 
 import pytest
 from django.urls import reverse
@@ -35,23 +36,23 @@ def test_both_switches_start_on_and_are_saved(client, seller):
     client.force_login(seller)
     response = client.get(PREFERENCES)
     form = response.context["form"]
-    assert form.initial == {"allow_contact": True, "email_notifications": True}
+    assert form.initial == {"allow_contact": True, "email_frequency": "round"}, "the site's"
     html = response.content.decode()
     assert "Allow others to contact me" in html and "csrfmiddlewaretoken" in html
 
     # Unticking a box sends nothing for it, as a browser does.
-    response = client.post(PREFERENCES, {"email_notifications": "on"}, follow=True)
+    response = client.post(PREFERENCES, {"email_frequency": "every"}, follow=True)
     assert "Your preferences were saved." in notices(response)
     saved = ContactPreference.objects.get(user=seller)
-    assert (saved.allow_contact, saved.email_notifications) == (False, True)
+    assert (saved.allow_contact, saved.email_frequency) == (False, "every")
     assert response.context["form"].initial["allow_contact"] is False
 
     inbox = client.get(reverse("wagtail_messenger:inbox")).content.decode()
     assert "You do not accept new conversations." in inbox
 
-    client.post(PREFERENCES, {"allow_contact": "on"})
+    client.post(PREFERENCES, {"allow_contact": "on", "email_frequency": "never"})
     saved.refresh_from_db()
-    assert (saved.allow_contact, saved.email_notifications) == (True, False)
+    assert (saved.allow_contact, saved.email_frequency) == (True, "never")
 
 
 def test_opting_out_hides_the_button_from_ones_listings_only(

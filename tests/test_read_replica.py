@@ -93,7 +93,7 @@ def people_write_read_and_tidy_up(client, listing, seller, buyer):
     client.post("/messages/actions/bulk/", {"action": "read", "thread": [mine.pk]})
     tomorrow = mine.messages.get(body="Tomorrow?")
     client.post(f"/messages/actions/message/{tomorrow.pk}/remove/")
-    client.post("/messages/preferences/", {"allow_contact": "on", "email_notifications": "on"})
+    client.post("/messages/preferences/", {"allow_contact": "on", "email_frequency": "round"})
     # The seller reads, answers, reports, blocks and unblocks.
     client.logout()
     client.force_login(seller)

@@ -108,6 +108,12 @@ DEFAULTS = {
     # {"HOST": ..., "PORT": 993, "USER": ..., "PASSWORD": ..., "MAILBOX": "INBOX",
     #  "SSL": True, "STARTTLS": False}; the command's options override each key.
     "REPLY_IMAP": None,
+    # Daily summaries (people who chose "A daily summary" on their preferences page):
+    # the outbox's sweeper queues each person's summary once a day, at the first sweep
+    # after this hour of the site's TIME_ZONE (0-23).
+    "DIGEST_HOUR": 8,
+    # At most this many conversations are listed in a summary ("and 3 more").
+    "DIGEST_MAX_THREADS": 20,
     # Team inboxes: a message a member of a team (a group) sends shows who wrote it
     # ("Alice for Sales team") to the other participants.
     "SHOW_TEAM_MEMBER": False,

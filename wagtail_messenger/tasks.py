@@ -4,7 +4,7 @@ by name after commit (``wagtail_messenger.queue``); this module registers them t
 from django_tasks import task
 
 from .queue import register
-from .services import guests, invitations, mailer, maintenance, outbox, privacy
+from .services import digests, guests, invitations, mailer, maintenance, outbox, privacy
 
 
 @register
@@ -131,6 +131,13 @@ def purge_sent_emails():
 def purge_reply_addresses():
     """Delete reply addresses that expired or were revoked."""
     return maintenance.purge_reply_addresses().as_dict()
+
+
+@register
+@task()
+def send_digests():
+    """Queue the daily summaries that are due (the outbox's sweeper does it too)."""
+    return digests.send_digests().as_dict()
 
 
 @register

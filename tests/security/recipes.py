@@ -274,9 +274,11 @@ RECIPES = [
     Recipe(
         "wagtail_messenger:preferences",
         methods=("GET", "POST"),
-        data=lambda w, t, m: {"allow_contact": "on"} if m == "POST" else {},
+        data=lambda w, t, m: (
+            {"allow_contact": "on", "email_frequency": "round"} if m == "POST" else {}
+        ),
         expect=preferences_rule,
-        params={"POST": ["allow_contact", "email_notifications"]},
+        params={"POST": ["allow_contact", "email_frequency"]},
     ),
     Recipe(
         "wagtail_messenger:bulk_action",

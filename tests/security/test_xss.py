@@ -3,13 +3,15 @@ and email that shows them, checked on the server: no payload comes out where a b
 would run it, and plain-text emails show what people typed, not HTML entities.
 (tests/browser/test_security_xss.py loads the same pages in Chromium.)"""
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
-from wagtail_messenger.models import ContactPreference, MessengerSettings
-from wagtail_messenger.services import guests, invitations, mailer
+from wagtail_messenger.models import ContactPreference, MessengerSettings, OutboxEmail
+from wagtail_messenger.services import digests, guests, invitations, mailer, outbox
 from wagtail_messenger.services.notifications import mute_token
 
 from .figures import record
@@ -67,7 +69,7 @@ def screens(w, values):
 
 def send_emails(w, values):
     """The emails the fields go into: new message notifications (sent while the world
-    was built), a guest's link, an invitation, a moderator's alert."""
+    was built), a guest's link, an invitation, a moderator's alert, a daily summary."""
     guests.send_link_email("gail@example.com", w.threads["G"].pk)
     message = w.messages["T"][0]
     _row, url = invitations.issue_invitation("invitee@example.com", thread=w.threads["T"])
@@ -77,6 +79,16 @@ def send_emails(w, values):
         user=w.users["moderator"], defaults={"moderation_alerts": True}
     )
     mailer.send_moderator_alert("reported", w.messages["G"][0].pk)
+    ContactPreference.objects.update_or_create(
+        user=w.users["seller"], defaults={"email_frequency": "daily"}
+    )
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    row = outbox.build(
+        OutboxEmail.Kind.DIGEST, "digest:xss", user=w.users["seller"].pk, since=since
+    )
+    summary = digests.render_digest(row)
+    assert summary is not None, "the seller has unread conversations"
+    summary.send()
 
 
 def words(text):

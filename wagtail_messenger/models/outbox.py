@@ -19,6 +19,7 @@ class OutboxEmail(models.Model):
         MODERATOR_ALERT = "moderator_alert", _("Moderation alert")
         DATA_EXPORT = "data_export", _("Personal data export ready")
         REPLY_NOTICE = "reply_notice", _("About an emailed reply")
+        DIGEST = "digest", _("Daily summary")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")

@@ -114,7 +114,30 @@ class ContactPreference(models.Model):
         default=True,
         help_text=_("When off, nobody can start a new conversation with you."),
     )
-    email_notifications = models.BooleanField(_("email me about new messages"), default=True)
+
+    class Frequency(models.TextChoices):
+        """How often the person hears about new messages by email (blank: as the site's
+        "email notifications" setting says). A site set to "Never" sends none at all."""
+
+        EVERY = "every", _("An email for every new message")
+        ROUND = "round", _("One email, then none until I have read the conversation")
+        DAILY = "daily", _("A daily summary")
+        NEVER = "never", _("Never")
+
+    email_frequency = models.CharField(
+        _("email me about new messages"),
+        max_length=10,
+        choices=Frequency.choices,
+        blank=True,
+        default="",
+        help_text=_("Blank: as the site's notification setting says."),
+    )
+    last_digest_at = models.DateTimeField(
+        _("last daily summary"),
+        null=True,
+        blank=True,
+        help_text=_("When the last daily summary was queued: the next covers what came since."),
+    )
     moderation_alerts = models.BooleanField(
         _("email me about reported and held messages"),
         default=False,

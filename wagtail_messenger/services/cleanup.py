@@ -41,6 +41,8 @@ class JobResult:
     files_checked: int = 0
     #: Expired personal data exports deleted with their files (``purge_data_exports``).
     exports_deleted: int = 0
+    #: Daily summaries queued (``send_digests``).
+    emails_queued: int = 0
 
     def as_dict(self):
         return dataclasses.asdict(self)

@@ -24,6 +24,8 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -40,13 +42,14 @@ from ..models import (
     OutboxEmail,
     Participant,
 )
-from . import guests, lifecycle, notifications, outbox, replies
+from . import digests, guests, lifecycle, notifications, outbox, replies
 from .outbox import DeliveryFailed, Outcome  # noqa: F401  (imported from here before)
 from .settings import for_site
 
 logger = logging.getLogger(__name__)
 
 Mode = MessengerSettings.NotificationMode
+Frequency = ContactPreference.Frequency
 Kind = Participant.Kind
 
 
@@ -90,7 +93,7 @@ def _anyone_may_be_owed(message_id):
     if mode == Mode.NEVER:
         return False
     delivered = _delivered_at(message)
-    others = (
+    others = _with_choice(
         Participant.objects.filter(thread_id=message.thread_id)
         .exclude(pk=message.sender_id)
         .exclude(folder__in=[Participant.Folder.TRASH, Participant.Folder.DELETED])
@@ -114,11 +117,13 @@ def _claim(message_id):
         if conf.notification_mode == Mode.NEVER:
             return []
         rows = list(
-            Participant.objects.select_for_update()
-            .filter(thread_id=message.thread_id)
-            .exclude(pk=message.sender_id)
-            .exclude(folder__in=[Participant.Folder.TRASH, Participant.Folder.DELETED])
-            .order_by("pk")
+            _with_choice(
+                Participant.objects.select_for_update()
+                .filter(thread_id=message.thread_id)
+                .exclude(pk=message.sender_id)
+                .exclude(folder__in=[Participant.Folder.TRASH, Participant.Folder.DELETED])
+                .order_by("pk")
+            )
         )
         now = timezone.now()
         owed = {}
@@ -157,9 +162,30 @@ def _claim(message_id):
         return owed
 
 
+def _with_choice(participants):
+    """``participants`` with ``chosen``: the user's own choice of how often to be
+    emailed (their preferences page), "" for no choice, a team or a guest."""
+    choice = ContactPreference.objects.filter(user_id=OuterRef("user_id"))
+    return participants.annotate(
+        chosen=Coalesce(Subquery(choice.values("email_frequency")[:1]), Value(""))
+    )
+
+
+def pace(row, site_mode):
+    """How often ``row`` is emailed about new messages: the person's own choice, else
+    the site's mode; ``NEVER`` for a person who takes a daily summary instead
+    (``services/digests.py``). A team's emails go at the site's pace (each member's
+    "never" and "daily" take that member off them: :func:`_addresses`)."""
+    chosen = getattr(row, "chosen", "") if row.kind == Kind.USER else ""
+    if chosen in (Frequency.DAILY, Frequency.NEVER):
+        return Mode.NEVER
+    return chosen or site_mode
+
+
 def _wants_email(row, message, mode):
     """The participant's own state, before looking at people and addresses."""
-    if row.muted or row.kind == Kind.INVITEE:
+    mode = pace(row, mode)
+    if mode == Mode.NEVER or row.muted or row.kind == Kind.INVITEE:
         # Invitees have no account yet: the contact-form flow sends them an invitation.
         return False
     if message.seq is not None and row.last_read_seq >= message.seq:
@@ -196,9 +222,9 @@ def _addresses(row, message):
         return []
     ids = [u.pk for u in users]
     opted_out = set(
-        ContactPreference.objects.filter(user_id__in=ids, email_notifications=False).values_list(
-            "user_id", flat=True
-        )
+        ContactPreference.objects.filter(
+            user_id__in=ids, email_frequency__in=[Frequency.DAILY, Frequency.NEVER]
+        ).values_list("user_id", flat=True)
     )
     blocking = set(
         Block.objects.filter(blocker_id__in=ids)
@@ -214,8 +240,11 @@ def _addresses(row, message):
 def send_pending(max_attempts=None):
     """The sweeper (the ``messenger_send_pending_notifications`` command): send every
     email of the outbox that is due, whatever its kind: refused earlier and due again,
-    or left leased by a worker that was killed. Returns how many were sent; raises
-    :class:`DeliveryFailed` if the mail server still refuses some."""
+    or left leased by a worker that was killed; first it queues the daily summaries
+    that are due (``digests.send_digests``: once a day per person, after
+    ``DIGEST_HOUR``). Returns how many were sent; raises :class:`DeliveryFailed` if the
+    mail server still refuses some."""
+    digests.send_digests()
     return outbox.send_due(max_attempts)
 
 

@@ -52,7 +52,7 @@ from django.utils.translation import gettext_lazy
 from ..conf import get_setting
 from ..models import Attachment, OutboxEmail, Participant, Thread
 from ..storage import get_attachment_backend, stored_files
-from . import attachments
+from . import attachments, digests
 from .cleanup import (  # noqa: F401  (resolve_site: part of this module's interface)
     JobResult,
     Run,
@@ -438,6 +438,9 @@ JOBS = {
         gettext_lazy("Delete expired reply addresses"),
         purge_reply_addresses,
     ),
+    # Not a clean-up: run here too so that a site with only the nightly run still sends
+    # them (at the first run after DIGEST_HOUR; the outbox's sweeper also runs it).
+    "send_digests": (gettext_lazy("Send daily summaries"), digests.send_digests),
 }
 
 

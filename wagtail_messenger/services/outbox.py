@@ -56,6 +56,7 @@ RENDERERS = {
     Kind.INVITATION: "wagtail_messenger.services.invitations.render_invitation_email",
     Kind.DATA_EXPORT: "wagtail_messenger.services.privacy.render_export_email",
     Kind.REPLY_NOTICE: "wagtail_messenger.services.replies.render_notice",
+    Kind.DIGEST: "wagtail_messenger.services.digests.render_digest",
 }
 
 #: The tasks that only hand emails to the outbox: safe to run again when a worker died

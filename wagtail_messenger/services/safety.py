@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..actors import Actor
@@ -105,20 +106,35 @@ def set_allow_contact(user, allow):
     return set_preferences(user, allow_contact=allow)
 
 
-PREFERENCE_FIELDS = ("allow_contact", "email_notifications")
+PREFERENCE_FIELDS = ("allow_contact", "email_frequency")
 
 
 def set_preferences(user, **changes):
-    """Save the user's own switches (``allow_contact``, ``email_notifications``)."""
+    """Save the user's own switches: ``allow_contact`` (a bool) and ``email_frequency``
+    (a :class:`ContactPreference.Frequency`, or "" for the site's pace). Choosing the
+    daily summary starts it from now: the first one, at the next ``DIGEST_HOUR``,
+    covers what comes from this moment (earlier messages were emailed already)."""
     if user is None or not user.is_authenticated:
         raise NotAllowed(_("Log in to change your messenger preferences."))
     unknown = set(changes) - set(PREFERENCE_FIELDS)
     if unknown:
         raise ValueError(f"Unknown preference: {', '.join(sorted(unknown))}")
+    values = dict(changes)
+    if "allow_contact" in values:
+        values["allow_contact"] = bool(values["allow_contact"])
+    frequency = values.get("email_frequency")
+    if frequency is not None and frequency not in {"", *ContactPreference.Frequency.values}:
+        raise ValueError(f"Unknown email frequency: {frequency!r}")
     with transaction.atomic():
-        preference, _created = ContactPreference.objects.update_or_create(
-            user=user, defaults={name: bool(value) for name, value in changes.items()}
-        )
+        preference = ContactPreference.objects.select_for_update().filter(user=user).first()
+        if preference is None:
+            preference = ContactPreference(user=user)
+        daily = ContactPreference.Frequency.DAILY
+        if frequency == daily and preference.email_frequency != daily:
+            values["last_digest_at"] = timezone.now()
+        for name, value in values.items():
+            setattr(preference, name, value)
+        preference.save()
     return preference
 
 

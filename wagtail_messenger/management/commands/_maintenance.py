@@ -81,9 +81,13 @@ class MaintenanceCommand(BaseCommand):
             "purge_reply_addresses": [
                 f"{result.rows_deleted} expired reply address(es) {verb} deleted"
             ],
+            "send_digests": [
+                f"{result.emails_queued} daily summar{'y' if result.emails_queued == 1 else 'ies'}"
+                f" {'would be' if result.dry_run else 'were'} queued"
+            ],
         }[result.job]
         text = ", ".join(p for p in parts if p)
-        if result.job in ("purge_data_exports", "purge_reply_addresses"):
+        if result.job in ("purge_data_exports", "purge_reply_addresses", "send_digests"):
             return f"Total: {text}."
         if result.job in ("purge_orphan_files", "purge_sent_emails"):  # not a site's
             return f"Total: {text} ({result.batches} batch(es))."
