@@ -339,3 +339,21 @@ def test_sending_is_idempotent_per_day_whatever_the_number_of_runs(daily_seller,
     digests.send_digests(now=at(10))  # even with the mark lost, the day's key stands
     assert OutboxEmail.objects.filter(kind=OutboxEmail.Kind.DIGEST).count() == 1
     assert outbox.due().filter(kind=OutboxEmail.Kind.DIGEST).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("hour", "limit", "ids"),
+    [
+        (8, 20, []),
+        (0, 1, []),
+        (24, 20, ["wagtail_messenger.E042"]),
+        ("8", 20, ["wagtail_messenger.E042"]),
+        (8, 0, ["wagtail_messenger.E043"]),
+    ],
+)
+def test_the_checks_name_a_wrong_hour_or_length(settings, hour, limit, ids):
+    from wagtail_messenger.checks import check_digest_settings
+
+    settings.WAGTAILMESSENGER_DIGEST_HOUR = hour
+    settings.WAGTAILMESSENGER_DIGEST_MAX_THREADS = limit
+    assert [m.id for m in check_digest_settings(None)] == ids

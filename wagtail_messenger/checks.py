@@ -487,3 +487,31 @@ def check_replies(app_configs, **kwargs):
             )
         )
     return problems
+
+
+# -- Daily summaries (E042) ----------------------------------------------------------------
+
+
+@register(Tags.compatibility)
+def check_digest_settings(app_configs, **kwargs):
+    """The hour and the length of the daily summaries are numbers in range."""
+    problems = []
+    hour = get_setting("DIGEST_HOUR")
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        problems.append(
+            Error(
+                f"WAGTAILMESSENGER_DIGEST_HOUR is {hour!r}, not an hour of the day.",
+                hint="A whole number from 0 to 23 (the site's TIME_ZONE), e.g. 8.",
+                id="wagtail_messenger.E042",
+            )
+        )
+    limit = get_setting("DIGEST_MAX_THREADS")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        problems.append(
+            Error(
+                f"WAGTAILMESSENGER_DIGEST_MAX_THREADS is {limit!r}.",
+                hint="A whole number of conversations, 1 or more, e.g. 20.",
+                id="wagtail_messenger.E043",
+            )
+        )
+    return problems
