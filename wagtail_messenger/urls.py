@@ -4,6 +4,7 @@ from django.urls import path
 from wagtail.utils.urlpatterns import decorate_urlpatterns
 
 from . import ids
+from .api import api
 from .views import (
     account,
     actions,
@@ -64,6 +65,8 @@ urlpatterns = [
     path("claim/<str:token>/", invitations.claim_link, name="claim_link"),
     path("mute/<str:token>/", mute_views.mute, name="mute"),
     path("attachments/<wm_id:attachment_id>/", attachment_views.download, name="attachment"),
+    # The headless JSON API (api.py, docs/api.md): OpenAPI schema at api/v1/openapi.json.
+    path("api/v1/", api.urls),
 ]
 
 # Every page and JSON answer here is one person's: ``Cache-Control: private, no-store``

@@ -1,4 +1,4 @@
-from .access import AccessToken, ProvenAddress
+from .access import AccessToken, ApiToken, ProvenAddress
 from .mail import ReplyAddress, SuppressedAddress
 from .messages import Attachment, Message, Notification
 from .outbox import OutboxEmail
@@ -10,6 +10,7 @@ from .threads import Participant, Thread
 
 __all__ = [
     "AccessToken",
+    "ApiToken",
     "Attachment",
     "Ban",
     "Block",

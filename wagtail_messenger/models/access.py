@@ -117,3 +117,48 @@ class ProvenAddress(models.Model):
 
     def __str__(self):
         return self.email
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def issue(self, user, *, name="", days=90):
+        """Create a token for ``user`` and return ``(row, raw)``: the raw token is shown
+        once (``messenger_api_token``); the database keeps its SHA-256."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        raw = secrets.token_urlsafe(32)
+        row = self.create(
+            user=user,
+            name=name,
+            key_hash=hash_token(raw),
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        return row, raw
+
+
+class ApiToken(models.Model):
+    """A key for a front end served from elsewhere: ``Authorization: Bearer <token>``
+    acts as ``user`` in the JSON API (docs/api.md) until ``expires_at``. Deleting the
+    row revokes it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="messenger_api_tokens",
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    key_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self):
+        return f"{self.user} ({self.name or self.pk})"

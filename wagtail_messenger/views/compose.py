@@ -53,27 +53,71 @@ def guest_name(actor):
     return row or actor.guest_email
 
 
+def compose_problem(page, conf, recipient, actor):
+    """Why ``actor`` cannot write about ``page`` now (a sentence), or ``None``; guests
+    on a site where only members write get ``LOGIN``."""
+    if not conf.enabled:
+        return _("Messaging is turned off on this site.")
+    if listings.is_sold(page):
+        return _("This listing was sold: it takes no new messages.")
+    if recipient is None:
+        return _("Nobody receives messages about this listing at the moment.")
+    if not listings.accepts_contact(recipient):
+        return _("This person does not accept messages at the moment.")
+    if actor.user is not None and not isinstance(recipient, Group) and recipient == actor.user:
+        return _("This is your own listing.")
+    if actor.user is None and not conf.guests_may_write:
+        return LOGIN
+    return None
+
+
+#: :func:`compose_problem`'s answer when only members may write here.
+LOGIN = "login"
+
+
+def start_conversation(request, actor, page, recipient, conf, form):
+    """Start the conversation of a valid compose ``form`` (the page's and the API's):
+    the posted result, after the per-site limits (a typed address gets a private link,
+    capped per address). Raises :class:`MessengerError` (``RateLimited`` too)."""
+    data = form.cleaned_data
+    ask_identity = form.ask_identity
+    if actor.user is not None:
+        sender = Party.for_user(actor.user)
+    elif actor.is_guest:
+        sender = Party.guest(guest_name(actor), actor.guest_email)
+    else:
+        sender = Party.guest(data["name"], data["email"])
+    site = page.get_site()
+    ratelimit.check_new_thread(conf, request, sender, emails_link=ask_identity)
+    with attachments.stored_upload(data.get("attachment"), conf) as upload:
+        posted = conversations.start_thread(
+            sender=sender,
+            recipient=Party.for_recipient(recipient),
+            body=data["body"],
+            site=site,
+            listing=page,
+            idempotency_key=data["key"],
+            upload=upload,
+            conf=conf,
+            # A guest's email is proven by their private link (session), not by
+            # typing it: only then may the message join their existing thread.
+            sender_proven=actor.user is not None or actor.is_guest,
+        )
+    if ask_identity and posted.created:
+        guests.send_link_on_commit(sender.email, thread=posted.thread, site=site)
+    return posted
+
+
 @never_cache
 def compose(request, page_id):
     page = visible_listing(request, page_id)
-    site = page.get_site()
-    conf = for_site(site=site)
+    conf = for_site(site=page.get_site())
     actor = Actor.from_request(request)
     recipient = listings.recipient_for(page, request, conf)
     context = {"listing_page": page, "conf": conf, "recipient": recipient}
 
-    problem = None
-    if not conf.enabled:
-        problem = _("Messaging is turned off on this site.")
-    elif listings.is_sold(page):
-        problem = _("This listing was sold: it takes no new messages.")
-    elif recipient is None:
-        problem = _("Nobody receives messages about this listing at the moment.")
-    elif not listings.accepts_contact(recipient):
-        problem = _("This person does not accept messages at the moment.")
-    elif actor.user is not None and not isinstance(recipient, Group) and recipient == actor.user:
-        problem = _("This is your own listing.")
-    elif actor.user is None and not conf.guests_may_write:
+    problem = compose_problem(page, conf, recipient, actor)
+    if problem == LOGIN:
         return redirect_to_login(request.get_full_path())
     if problem:
         return render(
@@ -88,45 +132,20 @@ def compose(request, page_id):
 
     form = ComposeForm(request.POST, request.FILES, **form_kwargs)
     if form.is_valid():
-        data = form.cleaned_data
-        if actor.user is not None:
-            sender = Party.for_user(actor.user)
-        elif actor.is_guest:
-            sender = Party.guest(guest_name(actor), actor.guest_email)
-        else:
-            sender = Party.guest(data["name"], data["email"])
         try:
-            # A typed address gets a private link: capped per address.
-            ratelimit.check_new_thread(conf, request, sender, emails_link=ask_identity)
-            with attachments.stored_upload(data.get("attachment"), conf) as upload:
-                posted = conversations.start_thread(
-                    sender=sender,
-                    recipient=Party.for_recipient(recipient),
-                    body=data["body"],
-                    site=site,
-                    listing=page,
-                    idempotency_key=data["key"],
-                    upload=upload,
-                    conf=conf,
-                    # A guest's email is proven by their private link (session), not by
-                    # typing it: only then may the message join their existing thread.
-                    sender_proven=actor.user is not None or actor.is_guest,
-                )
+            posted = start_conversation(request, actor, page, recipient, conf, form)
         except RateLimited as error:
-            return rate_limited(request, error, context={**context, "kept_text": data["body"]})
+            kept = {**context, "kept_text": form.cleaned_data["body"]}
+            return rate_limited(request, error, context=kept)
         except MessengerError as error:
             form.add_error(None, str(error))
         else:
-            if ask_identity:
-                if posted.created:
-                    guests.send_link_on_commit(sender.email, thread=posted.thread, site=site)
-                if posted.message.state == Message.State.HELD:
-                    messages.info(request, held_notice(posted.message, conf))
-                return redirect("wagtail_messenger:compose_sent", page_id=page.pk)
             if posted.message.state == Message.State.HELD:
                 messages.info(request, held_notice(posted.message, conf))
-            else:
+            elif not ask_identity:
                 messages.success(request, _("Your message was sent."))
+            if ask_identity:
+                return redirect("wagtail_messenger:compose_sent", page_id=page.pk)
             return redirect(posted.thread.get_absolute_url())
     return render(request, "wagtail_messenger/compose.html", {**context, "form": form})
 

@@ -1,0 +1,675 @@
+"""The headless JSON API, version 1 (docs/api.md), with django-ninja: everything the pages
+do, as data, under ``<messenger URLs>/api/v1/`` with its OpenAPI schema at
+``api/v1/openapi.json`` and the interactive docs at ``api/v1/docs``.
+
+The same rules as the pages, because it calls the same code: the visibility rule
+(``services.access``), the writers (``services.conversations``, ``participation``),
+the rate limits and the spam filter; the forms of the pages validate what is posted, so
+the limits and the messages people read are the same. Who is asking:
+
+- the **session** (a same-site front end): a logged-in user, or a guest whose private
+  link was exchanged (``POST guest/session``); every ``POST`` needs the CSRF token
+  (the ``csrftoken`` cookie in an ``X-CSRFToken`` header), as a form would;
+- a **token** (a separate front end): ``Authorization: Bearer <token>``, made by
+  ``manage.py messenger_api_token <username>`` (``models.ApiToken``: stored hashed,
+  expiring); no cookie, so no CSRF.
+
+Errors are ``{"detail": "<a sentence>"}`` with 400, 401, 403, 404 or 429 (validation
+errors: ninja's ``{"detail": [...]}`` with 422); nothing answers 500 by design.
+"""
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from ninja import Field, NinjaAPI, Query, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import check_csrf
+
+from . import selectors
+from .actors import GUEST_SESSION_KEY, Actor, normalise_email
+from .conf import get_setting
+from .exceptions import InvalidLink, MessengerError, NotAllowed, RateLimited
+from .forms import ComposeForm, ReplyForm, form_stamp, new_key, plain_text
+from .models import ApiToken, Message, Participant
+from .models.access import hash_token
+from .services import (
+    access,
+    attachments,
+    conversations,
+    guests,
+    lifecycle,
+    listings,
+    participation,
+    ratelimit,
+)
+from .services.settings import for_site_id
+
+Folder = Participant.Folder
+
+
+# -- who is asking -----------------------------------------------------------------------
+
+
+class SessionActor(SessionAuth):
+    """The session's person: a user, or a guest whose private link proved their
+    address. ``POST`` requests need the CSRF token (``SessionAuth``)."""
+
+    def authenticate(self, request, key):
+        actor = Actor.from_request(request)
+        return None if actor.is_anonymous else actor
+
+
+class TokenActor(HttpBearer):
+    """``Authorization: Bearer <token>``: the active user of an unexpired ``ApiToken``."""
+
+    def authenticate(self, request, token):
+        row = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=hash_token(token), expires_at__gt=timezone.now(), user__is_active=True)
+            .first()
+        )
+        if row is None:
+            return None
+        if row.last_used_at is None or row.last_used_at < timezone.now() - USE_GRANULARITY:
+            ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        request.user = row.user  # what the services and the rate limits look at
+        return Actor.for_user(row.user)
+
+
+USE_GRANULARITY = timedelta(minutes=5)
+AUTH = [TokenActor(), SessionActor()]
+
+class MessengerAPI(NinjaAPI):
+    """Its URLs sit inside the plugin's namespace (``wagtail_messenger:``)."""
+
+    def get_root_path(self, path_params):
+        return reverse(f"wagtail_messenger:{self.urls_namespace}:api-root", kwargs=path_params)
+
+
+api = MessengerAPI(
+    title="wagtail-messenger",
+    version="1",
+    description="Conversations between buyers and sellers: see docs/api.md.",
+    urls_namespace="wagtail_messenger_api",
+    auth=AUTH,
+)
+
+
+def actor_of(request):
+    return request.auth
+
+
+def participant_of(actor, thread_id):
+    """The thread and the actor's own live row in it, or 404 (another person's thread
+    looks the same as no thread). Moderators who take no part read, but do not act."""
+    try:
+        thread, people = access.open_thread(actor, thread_id, with_listing=True)
+    except NotAllowed:
+        raise HttpError(404, _("Not found.")) from None
+    return thread, people
+
+
+def refuse(error, status=400):
+    raise HttpError(status, str(error))
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+class Error(Schema):
+    detail: str
+
+
+class Person(Schema):
+    id: int = Field(description="The participant's id in this thread.")
+    name: str
+    kind: Literal["user", "guest", "group", "invitee"]
+    email_unconfirmed: bool = Field(description="A guest whose typed address nobody proved yet.")
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    size: int
+    expired: bool
+    url: str | None = Field(description="The access-checked download; none once expired.")
+
+
+class MessageOut(Schema):
+    id: int
+    seq: int | None = Field(description="Delivery sequence number: the poll's cursor.")
+    kind: Literal["message", "note"]
+    state: Literal["visible", "held", "hidden", "removed"]
+    text: str = Field(description="The text; empty when hidden or removed.")
+    note: str = Field(description='A listing note\'s text ("marked as sold").')
+    sender: int | None = Field(description="The sender's participant id.")
+    sender_name: str
+    mine: bool
+    created_at: datetime
+    contains_contact_details: bool
+    attachment: AttachmentOut | None
+
+
+class ThreadRow(Schema):
+    id: int
+    title: str
+    unread: int
+    flagged: bool
+    muted: bool
+    blocked: bool = Field(description="You block the other person.")
+    last_message_at: datetime
+    preview: str
+    listing_gone: bool
+    people: list[Person]
+
+
+class InboxOut(Schema):
+    results: list[ThreadRow]
+    next: str | None = Field(description="Pass as ?cursor= for the next page.")
+
+
+class Listing(Schema):
+    title: str
+    url: str
+
+
+class ThreadOut(Schema):
+    id: int
+    title: str
+    status: str
+    can_reply: bool
+    folder: str | None
+    flagged: bool
+    muted: bool
+    unread: int
+    listing: Listing | None
+    people: list[Person]
+    messages: list[MessageOut]
+    has_older: bool
+    cursor: int = Field(description="The poll's first ?after=.")
+    key: str = Field(description="A fresh idempotency key for the next message.")
+
+
+class PollOut(Schema):
+    messages: list[MessageOut]
+    cursor: int
+
+
+class PostedOut(Schema):
+    message: MessageOut
+    held: bool
+    notice: str
+    key: str
+
+
+class ReadIn(Schema):
+    seen: int = Field(ge=0, le=2**53, description="The highest sequence number shown.")
+
+
+class UnreadOut(Schema):
+    unread: int
+
+
+class ActionOut(Schema):
+    ok: bool
+    message: str
+
+
+class ComposeInfo(Schema):
+    can_write: bool
+    problem: str
+    login_required: bool
+    ask_identity: bool = Field(description="A visitor without a session gives name and email.")
+    recipient: str
+    stamp: str = Field(description="Send back as wm_started (the form's time trap).")
+    key: str
+
+
+class Started(Schema):
+    thread: int | None = Field(description="None for a visitor: their link is emailed.")
+    held: bool
+    notice: str
+
+
+class LinkIn(Schema):
+    token: str = Field(max_length=200)
+
+
+class GuestSession(Schema):
+    thread: int | None
+    email: str
+
+
+# -- messages as data --------------------------------------------------------------------
+
+
+def message_out(message, mine_id):
+    if message.kind == Message.Kind.NOTE:
+        return {
+            "id": message.pk,
+            "seq": message.seq,
+            "kind": "note",
+            "state": message.state,
+            "text": "",
+            "note": str(lifecycle.note_text(message)),
+            "sender": None,
+            "sender_name": "",
+            "mine": False,
+            "created_at": message.created_at,
+            "contains_contact_details": False,
+            "attachment": None,
+        }
+    shown = message.state in (Message.State.VISIBLE, Message.State.HELD)
+    try:
+        file = message.attachment if shown else None
+    except ObjectDoesNotExist:
+        file = None
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "kind": "message",
+        "state": message.state,
+        "text": message.body if shown else "",
+        "note": "",
+        "sender": message.sender_id,
+        "sender_name": str(message.sender.display_name),
+        "mine": mine_id is not None and message.sender_id == mine_id,
+        "created_at": message.created_at,
+        "contains_contact_details": bool(message.contains_contact_details),
+        "attachment": None
+        if file is None
+        else {
+            "id": file.pk,
+            "name": file.name,
+            "size": file.size,
+            "expired": file.is_expired,
+            "url": None
+            if file.is_expired
+            else reverse("wagtail_messenger:attachment", args=[file.pk]),
+        },
+    }
+
+
+def person_out(person):
+    return {
+        "id": person.pk,
+        "name": str(person.display_name),
+        "kind": person.kind,
+        "email_unconfirmed": bool(person.email_unconfirmed),
+    }
+
+
+def row_out(row, length):
+    reached = row.message_reached
+    message = row.last_message
+    preview = ""
+    if reached and message.state in (Message.State.VISIBLE, Message.State.HELD):
+        preview = Truncator(message.body).chars(length)
+    return {
+        "id": row.thread_id,
+        "title": row.title,
+        "unread": row.unread_count,
+        "flagged": row.flagged,
+        "muted": row.muted,
+        "blocked": row.peer_blocked,
+        "last_message_at": row.last_message_at,
+        "preview": preview,
+        "listing_gone": row.listing_is_gone,
+        "people": [person_out(p) for p in row.everyone if p.pk != row.pk],
+    }
+
+
+# -- the inbox ---------------------------------------------------------------------------
+
+
+@api.get("/inbox", response={200: InboxOut, 400: Error}, tags=["inbox"])
+def inbox(
+    request,
+    folder: Literal["inbox", "archive", "trash"] = "inbox",
+    unread: bool = False,
+    flagged: bool = False,
+    q: str = Query("", max_length=100, description="Search titles, names and texts."),
+    cursor: str | None = Query(None, max_length=60),
+):
+    """The conversations of one folder, newest activity first, a page at a time."""
+    from .views.inbox import decode_cursor, encode_cursor
+
+    after = decode_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        refuse(_("That page cursor is not one this API gave."))
+    page = selectors.inbox_page(
+        actor_of(request),
+        Folder(folder),
+        flagged=flagged,
+        unread=unread,
+        query=plain_text(q, 100),
+        after=after,
+        size=get_setting("THREADS_PER_PAGE"),
+    )
+    length = get_setting("PREVIEW_LENGTH")
+    return {
+        "results": [row_out(row, length) for row in page.rows],
+        "next": encode_cursor(page.rows[-1]) if page.has_more and page.rows else None,
+    }
+
+
+@api.get("/unread", response=UnreadOut, tags=["inbox"])
+def unread(request):
+    """Unread messages over the inbox and archive (the header's badge; 99 means 99+)."""
+    return {"unread": selectors.unread_total(actor_of(request))}
+
+
+# -- one conversation --------------------------------------------------------------------
+
+
+def _thread_state(thread, people, conf):
+    me = people.me
+    return {
+        "can_reply": me is not None and thread.is_open and conf.enabled,
+        "folder": me.folder if me is not None else None,
+        "flagged": bool(me and me.flagged),
+        "muted": bool(me and me.muted),
+        "unread": me.unread_count if me is not None else 0,
+    }
+
+
+@api.get("/threads/{int:thread_id}", response={200: ThreadOut, 404: Error}, tags=["threads"])
+def thread(request, thread_id: int, before: int | None = Query(None, ge=1, le=2**53)):
+    """A page of messages (the latest, or those before ``before``, a message id) with
+    the people and the reader's own state. Reading marks nothing: ``POST .../read``."""
+    actor = actor_of(request)
+    thread, people = participant_of(actor, thread_id)
+    page = selectors.message_page(actor, thread, people=people, before_id=before)
+    mine = people.me.pk if people.me is not None else None
+    conf = for_site_id(thread.site_id)
+    listing = None
+    if thread.listing_id and thread.listing is not None and thread.listing.live:
+        listing = {"title": thread.listing_title, "url": thread.listing.get_url(request) or ""}
+    return {
+        "id": thread.pk,
+        "title": thread.title,
+        "status": thread.status,
+        **_thread_state(thread, people, conf),
+        "listing": listing,
+        "people": [person_out(p) for p in people.others],
+        "messages": [message_out(m, mine) for m in page.messages],
+        "has_older": page.has_older,
+        "cursor": page.newest_seq,
+        "key": new_key(),
+    }
+
+
+@api.get(
+    "/threads/{int:thread_id}/poll",
+    response={200: PollOut, 404: Error},
+    tags=["threads"],
+)
+def poll(request, thread_id: int, after: int = Query(0, ge=0, le=2**53)):
+    """The messages delivered after the cursor ``after`` and the next cursor: nothing
+    committed meanwhile is skipped (one read). Reading marks nothing."""
+    actor = actor_of(request)
+    thread, people = participant_of(actor, thread_id)
+    me = people.me
+    rows, cursor = selectors.messages_after(
+        actor, thread, after, participant=me, blocked=people.blocked if me else None
+    )
+    mine = me.pk if me is not None else None
+    return {"messages": [message_out(m, mine) for m in rows], "cursor": max(cursor, after)}
+
+
+@api.post(
+    "/threads/{int:thread_id}/messages",
+    response={201: PostedOut, 400: Error, 403: Error, 404: Error, 429: Error},
+    tags=["threads"],
+)
+def post_message(request, thread_id: int):
+    """Post a message, as ``multipart/form-data`` (or urlencoded): ``body``, ``key``
+    (32 hex characters: the same key twice posts once) and at most one ``attachment``,
+    checked as on the page."""
+    actor = actor_of(request)
+    thread, people = participant_of(actor, thread_id)
+    me = people.me
+    conf = for_site_id(thread.site_id)
+    if me is None or not thread.is_open or not conf.enabled:
+        refuse(_("You cannot reply in this conversation."), 403)
+    form = ReplyForm(request.POST, request.FILES, conf=conf)
+    if not form.is_valid():
+        refuse(_form_problem(form))
+    data = form.cleaned_data
+    try:
+        ratelimit.check_sender(
+            conf, user=actor.user, ip=ratelimit.client_ip(request), email=actor.guest_email
+        )
+        with attachments.stored_upload(data.get("attachment"), conf) as upload:
+            posted = conversations.post_message(
+                actor=actor,
+                thread=thread,
+                body=data["body"],
+                upload=upload,
+                idempotency_key=data["key"],
+                conf=conf,
+                participant=me,
+            )
+    except RateLimited as error:
+        refuse(error, 429)
+    except MessengerError as error:
+        refuse(error)
+    message = Message.objects.select_related("sender", "attachment").get(pk=posted.message.pk)
+    return 201, _posted(message, me.pk, conf)
+
+
+def _posted(message, mine, conf):
+    from .services.spam import held_notice
+
+    held = message.state == Message.State.HELD
+    return {
+        "message": message_out(message, mine),
+        "held": held,
+        "notice": str(held_notice(message, conf)) if held else "",
+        "key": new_key(),
+    }
+
+
+def _form_problem(form):
+    """The form's errors, as one sentence per field, in one string."""
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@api.post(
+    "/threads/{int:thread_id}/read",
+    response={200: UnreadOut, 404: Error},
+    tags=["threads"],
+)
+def mark_read(request, thread_id: int, payload: ReadIn):
+    """The reader has seen the thread up to ``seen`` (a sequence number a page showed)."""
+    actor = actor_of(request)
+    thread, people = participant_of(actor, thread_id)
+    if people.me is None:
+        raise HttpError(404, _("Not found."))
+    participation.mark_read(actor, thread.pk, seen_seq=payload.seen)
+    unread = Participant.objects.filter(pk=people.me.pk).values_list("unread_count", flat=True)
+    return {"unread": unread.first() or 0}
+
+
+ThreadAction = Literal[
+    "flag", "unflag", "mute", "unmute", "read", "unread", "archive", "unarchive", "trash",
+    "restore",
+]  # fmt: skip
+
+
+@api.post(
+    "/threads/{int:thread_id}/actions/{action}",
+    response={200: ActionOut, 400: Error, 404: Error},
+    tags=["threads"],
+)
+def thread_action(request, thread_id: int, action: ThreadAction):
+    """What the buttons of the thread page do."""
+    from .views.actions import THREAD_ACTIONS
+
+    actor = actor_of(request)
+    thread, people = participant_of(actor, thread_id)
+    if people.me is None:
+        raise HttpError(404, _("Not found."))
+    spec = THREAD_ACTIONS[action]
+    try:
+        spec.run(actor, thread.pk)
+    except MessengerError as error:
+        refuse(error)
+    return {"ok": True, "message": str(spec.done)}
+
+
+# -- starting a conversation -------------------------------------------------------------
+
+
+def _listing(request, page_id):
+    from django.http import Http404
+
+    from .views.compose import visible_listing
+
+    try:
+        return visible_listing(request, page_id)
+    except Http404:
+        raise HttpError(404, _("Not found.")) from None
+
+
+@api.get(
+    "/listings/{int:page_id}/compose",
+    response={200: ComposeInfo, 404: Error},
+    auth=None,
+    tags=["compose"],
+)
+def compose_info(request, page_id: int):
+    """Whether the visitor can write about the listing, to whom, and what to send."""
+    from .services.settings import for_site
+    from .views.compose import LOGIN, compose_problem
+
+    page = _listing(request, page_id)
+    conf = for_site(site=page.get_site())
+    actor = Actor.from_request(request)
+    recipient = listings.recipient_for(page, request, conf)
+    problem = compose_problem(page, conf, recipient, actor)
+    get_token(request)  # the CSRF cookie a same-site front end posts with
+    name = ""
+    if recipient is not None:
+        name = getattr(recipient, "name", "") or (
+            recipient.get_full_name() or recipient.get_username()
+        )
+    return {
+        "can_write": problem is None,
+        "problem": "" if problem in (None, LOGIN) else str(problem),
+        "login_required": problem == LOGIN,
+        "ask_identity": actor.user is None and not actor.is_guest,
+        "recipient": name if problem is None else "",
+        "stamp": form_stamp(),
+        "key": new_key(),
+    }
+
+
+@api.post(
+    "/listings/{int:page_id}/compose",
+    response={201: Started, 400: Error, 401: Error, 403: Error, 404: Error, 429: Error},
+    auth=None,
+    tags=["compose"],
+)
+def compose(request, page_id: int):
+    """Start a conversation about the listing (``multipart/form-data``): ``body``,
+    ``key``, an ``attachment``; a visitor without a session also ``name``, ``email``
+    and ``wm_started`` (the ``stamp`` of ``GET``), and receives a private link by email.
+    Logged-in users post with the CSRF token (or a token)."""
+    from .services.settings import for_site
+    from .views.compose import LOGIN, compose_problem, start_conversation
+
+    actor = _compose_actor(request)
+    page = _listing(request, page_id)
+    conf = for_site(site=page.get_site())
+    recipient = listings.recipient_for(page, request, conf)
+    problem = compose_problem(page, conf, recipient, actor)
+    if problem == LOGIN:
+        refuse(_("Please log in to write about this listing."), 401)
+    if problem:
+        refuse(problem, 403)
+    ask_identity = actor.user is None and not actor.is_guest
+    form = ComposeForm(request.POST, request.FILES, conf=conf, ask_identity=ask_identity)
+    if not form.is_valid():
+        refuse(_form_problem(form))
+    try:
+        posted = start_conversation(request, actor, page, recipient, conf, form)
+    except RateLimited as error:
+        refuse(error, 429)
+    except MessengerError as error:
+        refuse(error)
+    from .services.spam import held_notice
+
+    held = posted.message.state == Message.State.HELD
+    return 201, {
+        "thread": None if ask_identity else posted.thread.pk,
+        "held": held,
+        "notice": str(held_notice(posted.message, conf))
+        if held
+        else (_("Check your email: we sent you a private link.") if ask_identity else ""),
+    }
+
+
+def _compose_actor(request):
+    """A token's user, else the session's person after the CSRF check (the endpoint is
+    open to visitors, so ninja's cookie auth does not run)."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        actor = TokenActor()(request)
+        if actor is None:
+            raise HttpError(401, _("That token is not valid."))
+        return actor
+    if check_csrf(request):
+        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+    return Actor.from_request(request)
+
+
+# -- guests ------------------------------------------------------------------------------
+
+
+@api.post(
+    "/guest/session",
+    response={200: GuestSession, 403: Error, 410: Error, 429: Error},
+    auth=None,
+    tags=["guests"],
+)
+def guest_session(request, payload: LinkIn):
+    """Exchange the token of a guest's emailed link (the last part of its address) for
+    the session: the guest's conversations are then theirs in this API."""
+    if check_csrf(request):
+        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+    conf = for_site_id(None)
+    try:
+        ratelimit.check_link_requests(conf, ip=ratelimit.client_ip(request))
+    except RateLimited as error:
+        refuse(error, 429)
+    try:
+        row = guests.redeem(payload.token)
+    except InvalidLink as error:
+        refuse(error, 410)
+    user = request.user if request.user.is_authenticated else None
+    if user is not None and normalise_email(user.email) != row.email:
+        refuse(
+            _("This link was sent to another email address. Log out to open it as a guest."), 403
+        )
+    if request.session.get(GUEST_SESSION_KEY) != row.email:
+        request.session.cycle_key()
+    request.session[GUEST_SESSION_KEY] = row.email
+    if user is not None:
+        guests.claim_guest_threads(user, row.email)
+    return {"thread": row.thread_id, "email": row.email}
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc):
+    return api.create_response(request, {"detail": _("Log in, or send a valid token.")}, status=401)
