@@ -19,8 +19,9 @@ errors: ninja's ``{"detail": [...]}`` with 422); nothing answers 500 by design.
 """
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
+from django.core.cache import caches
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -28,10 +29,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, File, Form, NinjaAPI, Path, Query, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
+from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
+
+try:
+    from ninja import Status
+except ImportError:  # django-ninja before 1.7 takes a (status, body) tuple
+
+    def Status(status_code, body):  # noqa: N802
+        return status_code, body
+
 
 from . import selectors
 from .actors import GUEST_SESSION_KEY, Actor, normalise_email
@@ -87,6 +97,37 @@ class TokenActor(HttpBearer):
 USE_GRANULARITY = timedelta(minutes=5)
 AUTH = [TokenActor(), SessionActor()]
 
+
+class PersonThrottle(SimpleRateThrottle):
+    """At most ``API_RATE`` requests per person (a user, a guest's proven address), or
+    ``API_ANONYMOUS_RATE`` per client address for visitors (``ratelimit.client_ip``,
+    which knows the trusted proxies), counted in the rate-limit cache: over it, 429."""
+
+    scope = "wagtail_messenger_api"
+
+    def __init__(self):
+        super().__init__(rate="1/s")  # replaced per request by allow_request
+
+    def allow_request(self, request):
+        actor = getattr(request, "auth", None)
+        self.rate = get_setting("API_RATE" if actor is not None else "API_ANONYMOUS_RATE")
+        if not self.rate:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        self.cache = caches[get_setting("RATELIMIT_CACHE")]
+        return super().allow_request(request)
+
+    def get_cache_key(self, request):
+        actor = getattr(request, "auth", None)
+        if actor is not None and actor.user is not None:
+            ident = f"user:{actor.user.pk}"
+        elif actor is not None:
+            ident = "guest:" + hash_token(actor.guest_email)
+        else:
+            ident = "ip:" + ratelimit.client_ip(request)
+        return f"wagtail_messenger:api:{ident}"
+
+
 class MessengerAPI(NinjaAPI):
     """Its URLs sit inside the plugin's namespace (``wagtail_messenger:``)."""
 
@@ -100,6 +141,7 @@ api = MessengerAPI(
     description="Conversations between buyers and sellers: see docs/api.md.",
     urls_namespace="wagtail_messenger_api",
     auth=AUTH,
+    throttle=[PersonThrottle()],
 )
 
 
@@ -126,6 +168,22 @@ def refuse(error, status=400):
 
 class Error(Schema):
     detail: str
+
+
+class Invalid(Schema):
+    """ninja's answer to parameters that do not fit the schema."""
+
+    detail: list[dict]
+
+
+#: An id in a path: a positive number a database column holds on every backend.
+Id = Annotated[int, Path(ge=1, le=2**53)]
+
+#: What any operation may answer besides its success: a sentence, or ninja's list.
+ERRORS = {
+    **dict.fromkeys((400, 401, 403, 404, 410, 429), Error),
+    422: Invalid,
+}
 
 
 class Person(Schema):
@@ -211,7 +269,7 @@ class PostedOut(Schema):
 
 
 class ReadIn(Schema):
-    seen: int = Field(ge=0, le=2**53, description="The highest sequence number shown.")
+    seen: int = Field(ge=0, le=2**53, strict=True, description="The highest number shown.")
 
 
 class UnreadOut(Schema):
@@ -327,10 +385,44 @@ def row_out(row, length):
     }
 
 
+# -- who am I ----------------------------------------------------------------------------
+
+
+class MeOut(Schema):
+    kind: Literal["user", "guest", "anonymous"]
+    name: str
+    unread: int
+
+
+@api.get("/me", response={200: MeOut, **ERRORS}, auth=None, tags=["session"])
+def me(request):
+    """Who the session (or the token) is, and the unread total. Also sets the
+    ``csrftoken`` cookie that a same-site front end sends back in ``X-CSRFToken``."""
+    get_token(request)
+    actor = _optional_actor(request)
+    if actor is None or actor.is_anonymous:
+        return {"kind": "anonymous", "name": "", "unread": 0}
+    unread = selectors.unread_total(actor)
+    if actor.user is not None:
+        name = actor.user.get_full_name() or actor.user.get_username()
+        return {"kind": "user", "name": name, "unread": unread}
+    from .views.compose import guest_name
+
+    return {"kind": "guest", "name": guest_name(actor), "unread": unread}
+
+
+def _optional_actor(request):
+    """For the endpoints open to visitors: a token's user (``None`` for a bad token),
+    else the session's person."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return TokenActor()(request)
+    return Actor.from_request(request)
+
+
 # -- the inbox ---------------------------------------------------------------------------
 
 
-@api.get("/inbox", response={200: InboxOut, 400: Error}, tags=["inbox"])
+@api.get("/inbox", response={200: InboxOut, **ERRORS}, tags=["inbox"])
 def inbox(
     request,
     folder: Literal["inbox", "archive", "trash"] = "inbox",
@@ -361,7 +453,7 @@ def inbox(
     }
 
 
-@api.get("/unread", response=UnreadOut, tags=["inbox"])
+@api.get("/unread", response={200: UnreadOut, **ERRORS}, tags=["inbox"])
 def unread(request):
     """Unread messages over the inbox and archive (the header's badge; 99 means 99+)."""
     return {"unread": selectors.unread_total(actor_of(request))}
@@ -381,8 +473,8 @@ def _thread_state(thread, people, conf):
     }
 
 
-@api.get("/threads/{int:thread_id}", response={200: ThreadOut, 404: Error}, tags=["threads"])
-def thread(request, thread_id: int, before: int | None = Query(None, ge=1, le=2**53)):
+@api.get("/threads/{thread_id}", response={200: ThreadOut, **ERRORS}, tags=["threads"])
+def thread(request, thread_id: Id, before: int | None = Query(None, ge=1, le=2**53)):
     """A page of messages (the latest, or those before ``before``, a message id) with
     the people and the reader's own state. Reading marks nothing: ``POST .../read``."""
     actor = actor_of(request)
@@ -408,11 +500,11 @@ def thread(request, thread_id: int, before: int | None = Query(None, ge=1, le=2*
 
 
 @api.get(
-    "/threads/{int:thread_id}/poll",
-    response={200: PollOut, 404: Error},
+    "/threads/{thread_id}/poll",
+    response={200: PollOut, **ERRORS},
     tags=["threads"],
 )
-def poll(request, thread_id: int, after: int = Query(0, ge=0, le=2**53)):
+def poll(request, thread_id: Id, after: int = Query(0, ge=0, le=2**53)):
     """The messages delivered after the cursor ``after`` and the next cursor: nothing
     committed meanwhile is skipped (one read). Reading marks nothing."""
     actor = actor_of(request)
@@ -426,11 +518,17 @@ def poll(request, thread_id: int, after: int = Query(0, ge=0, le=2**53)):
 
 
 @api.post(
-    "/threads/{int:thread_id}/messages",
-    response={201: PostedOut, 400: Error, 403: Error, 404: Error, 429: Error},
+    "/threads/{thread_id}/messages",
+    response={201: PostedOut, **ERRORS},
     tags=["threads"],
 )
-def post_message(request, thread_id: int):
+def post_message(
+    request,
+    thread_id: Id,
+    body: Form[str],
+    key: Form[str] = "",
+    attachment: File[UploadedFile] = None,
+):
     """Post a message, as ``multipart/form-data`` (or urlencoded): ``body``, ``key``
     (32 hex characters: the same key twice posts once) and at most one ``attachment``,
     checked as on the page."""
@@ -463,7 +561,7 @@ def post_message(request, thread_id: int):
     except MessengerError as error:
         refuse(error)
     message = Message.objects.select_related("sender", "attachment").get(pk=posted.message.pk)
-    return 201, _posted(message, me.pk, conf)
+    return Status(201, _posted(message, me.pk, conf))
 
 
 def _posted(message, mine, conf):
@@ -484,11 +582,11 @@ def _form_problem(form):
 
 
 @api.post(
-    "/threads/{int:thread_id}/read",
-    response={200: UnreadOut, 404: Error},
+    "/threads/{thread_id}/read",
+    response={200: UnreadOut, **ERRORS},
     tags=["threads"],
 )
-def mark_read(request, thread_id: int, payload: ReadIn):
+def mark_read(request, thread_id: Id, payload: ReadIn):
     """The reader has seen the thread up to ``seen`` (a sequence number a page showed)."""
     actor = actor_of(request)
     thread, people = participant_of(actor, thread_id)
@@ -506,11 +604,11 @@ ThreadAction = Literal[
 
 
 @api.post(
-    "/threads/{int:thread_id}/actions/{action}",
-    response={200: ActionOut, 400: Error, 404: Error},
+    "/threads/{thread_id}/actions/{action}",
+    response={200: ActionOut, **ERRORS},
     tags=["threads"],
 )
-def thread_action(request, thread_id: int, action: ThreadAction):
+def thread_action(request, thread_id: Id, action: ThreadAction):
     """What the buttons of the thread page do."""
     from .views.actions import THREAD_ACTIONS
 
@@ -541,12 +639,12 @@ def _listing(request, page_id):
 
 
 @api.get(
-    "/listings/{int:page_id}/compose",
-    response={200: ComposeInfo, 404: Error},
+    "/listings/{page_id}/compose",
+    response={200: ComposeInfo, **ERRORS},
     auth=None,
     tags=["compose"],
 )
-def compose_info(request, page_id: int):
+def compose_info(request, page_id: Id):
     """Whether the visitor can write about the listing, to whom, and what to send."""
     from .services.settings import for_site
     from .views.compose import LOGIN, compose_problem
@@ -574,12 +672,21 @@ def compose_info(request, page_id: int):
 
 
 @api.post(
-    "/listings/{int:page_id}/compose",
-    response={201: Started, 400: Error, 401: Error, 403: Error, 404: Error, 429: Error},
+    "/listings/{page_id}/compose",
+    response={201: Started, **ERRORS},
     auth=None,
     tags=["compose"],
 )
-def compose(request, page_id: int):
+def compose(
+    request,
+    page_id: Id,
+    body: Form[str],
+    key: Form[str] = "",
+    name: Form[str] = "",
+    email: Form[str] = "",
+    wm_started: Form[str] = "",
+    attachment: File[UploadedFile] = None,
+):
     """Start a conversation about the listing (``multipart/form-data``): ``body``,
     ``key``, an ``attachment``; a visitor without a session also ``name``, ``email``
     and ``wm_started`` (the ``stamp`` of ``GET``), and receives a private link by email.
@@ -609,20 +716,19 @@ def compose(request, page_id: int):
     from .services.spam import held_notice
 
     held = posted.message.state == Message.State.HELD
-    return 201, {
-        "thread": None if ask_identity else posted.thread.pk,
-        "held": held,
-        "notice": str(held_notice(posted.message, conf))
-        if held
-        else (_("Check your email: we sent you a private link.") if ask_identity else ""),
-    }
+    if held:
+        notice = str(held_notice(posted.message, conf))
+    else:
+        notice = _("Check your email: we sent you a private link.") if ask_identity else ""
+    started = {"thread": None if ask_identity else posted.thread.pk, "held": held}
+    return Status(201, {**started, "notice": notice})
 
 
 def _compose_actor(request):
     """A token's user, else the session's person after the CSRF check (the endpoint is
     open to visitors, so ninja's cookie auth does not run)."""
     if request.headers.get("Authorization", "").startswith("Bearer "):
-        actor = TokenActor()(request)
+        actor = _optional_actor(request)
         if actor is None:
             raise HttpError(401, _("That token is not valid."))
         return actor
@@ -636,7 +742,7 @@ def _compose_actor(request):
 
 @api.post(
     "/guest/session",
-    response={200: GuestSession, 403: Error, 410: Error, 429: Error},
+    response={200: GuestSession, **ERRORS},
     auth=None,
     tags=["guests"],
 )

@@ -108,6 +108,11 @@ DEFAULTS = {
     # {"HOST": ..., "PORT": 993, "USER": ..., "PASSWORD": ..., "MAILBOX": "INBOX",
     #  "SSL": True, "STARTTLS": False}; the command's options override each key.
     "REPLY_IMAP": None,
+    # The JSON API (api.py): requests per person (a user, a guest) and per client
+    # address for visitors, as "N/s", "N/m", "N/h" or "N/d"; None: no limit. The
+    # message and conversation limits of the site's settings apply besides.
+    "API_RATE": "300/m",
+    "API_ANONYMOUS_RATE": "30/m",
     # Daily summaries (people who chose "A daily summary" on their preferences page):
     # the outbox's sweeper queues each person's summary once a day, at the first sweep
     # after this hour of the site's TIME_ZONE (0-23).
