@@ -16,6 +16,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 INSTALLED_APPS = [
     "sandbox.marketplace",
     "wagtail_messenger",  # wagtail-messenger
+    "ninja",  # the JSON API's interactive docs, from local static files (docs/api.md)
     "wagtail.contrib.settings",  # wagtail-messenger: the settings panel
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",

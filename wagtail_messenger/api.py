@@ -21,6 +21,7 @@ errors: ninja's ``{"detail": [...]}`` with 422); nothing answers 500 by design.
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
+from django.apps import apps as django_apps
 from django.core.cache import caches
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
@@ -31,6 +32,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, NinjaAPI, Path, Query, Schema, UploadedFile
 from ninja.errors import AuthenticationError, HttpError
+from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
@@ -135,11 +137,20 @@ class MessengerAPI(NinjaAPI):
         return reverse(f"wagtail_messenger:{self.urls_namespace}:api-root", kwargs=path_params)
 
 
+class Docs(Swagger):
+    def get_openapi_url(self, api, path_params):
+        return reverse(f"wagtail_messenger:{api.urls_namespace}:openapi-json", kwargs=path_params)
+
+
 api = MessengerAPI(
     title="wagtail-messenger",
     version="1",
     description="Conversations between buyers and sellers: see docs/api.md.",
     urls_namespace="wagtail_messenger_api",
+    # The interactive docs only with "ninja" in INSTALLED_APPS: it then serves Swagger
+    # UI from its own static files; otherwise the page would load it from a CDN.
+    docs=Docs(),
+    docs_url="/docs" if django_apps.is_installed("ninja") else None,
     auth=AUTH,
     throttle=[PersonThrottle()],
 )
@@ -757,7 +768,7 @@ def guest_session(request, payload: LinkIn):
     except RateLimited as error:
         refuse(error, 429)
     try:
-        row = guests.redeem(payload.token)
+        row = guests.check(payload.token)  # nothing is written before the checks pass
     except InvalidLink as error:
         refuse(error, 410)
     user = request.user if request.user.is_authenticated else None
@@ -765,6 +776,10 @@ def guest_session(request, payload: LinkIn):
         refuse(
             _("This link was sent to another email address. Log out to open it as a guest."), 403
         )
+    try:
+        row = guests.redeem(payload.token)
+    except InvalidLink as error:  # expired or used up in between
+        refuse(error, 410)
     if request.session.get(GUEST_SESSION_KEY) != row.email:
         request.session.cycle_key()
     request.session[GUEST_SESSION_KEY] = row.email

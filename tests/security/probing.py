@@ -2,6 +2,7 @@
 with the database compared before and after and the response searched for secrets."""
 
 import copy
+import json
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -31,6 +32,8 @@ def request(client, recipe, world, target, method, *, data=None, path=None, head
         if method == "POST":
             return client.post(url, {}, **extra)
         return client.generic(method, url, **extra)
+    if recipe.json_body:
+        return client.post(path, json.dumps(data), content_type="application/json", **extra)
     return client.post(path, data, **extra)
 
 

@@ -28,7 +28,13 @@ SENTINEL = 918273645
 
 def served_urls():
     """Every URL name the plugin serves: front end, admin viewsets, bulk actions, settings."""
-    names = {f"wagtail_messenger:{p.name}" for p in plugin_urls.urlpatterns}
+    names = {
+        f"wagtail_messenger:{p.name}" for p in plugin_urls.urlpatterns if getattr(p, "name", None)
+    }
+    for resolver in plugin_urls.urlpatterns:  # the JSON API's own namespace
+        if isinstance(resolver, URLResolver):
+            prefix = f"wagtail_messenger:{resolver.namespace}"
+            names |= {f"{prefix}:{p.name}" for p in resolver.url_patterns}
     namespaces = {item.name for item in viewsets.MessengerViewSetGroup.items}
 
     def walk(patterns, namespace=None):
@@ -72,6 +78,8 @@ class Recipe:
     #: ``expect(world, actor, target, method)`` -> ALLOW, DENY or NOOP.
     expect: object = None
     json: bool = False
+    #: POST ``data`` as a JSON body (the JSON API's), not as a form.
+    json_body: bool = False
     #: Parameters the fuzzer varies: query names for GET, form names for POST.
     params: dict = field(default_factory=dict)  # method -> names
     path_param: str = ""  # the URL argument the fuzzer varies
@@ -405,6 +413,110 @@ RECIPES += [
         expect=lambda w, actor, t, m: ALLOW if (actor, t) == ("team_member", "T") else DENY,
         params={"POST": ["member"]},
         path_param="thread_id",
+    ),
+]
+
+# -- the JSON API (wagtail_messenger/api.py) ---------------------------------------------
+
+API = "wagtail_messenger:wagtail_messenger_api"
+
+
+def api_guest_rule(w, actor, target, method):
+    """A valid link lets in a visitor or its own guest, never a user of another address."""
+    if target != "guest":
+        return DENY
+    return DENY if actor in w.users and actor != "inactive" else ALLOW
+
+
+def api_participant_rule(w, actor, target, method):
+    return participant_only(w, actor, target[0] if isinstance(target, tuple) else target, method)
+
+
+RECIPES += [
+    Recipe(f"{API}:api-root", expect=lambda w, a, t, m: DENY),  # a 404 naming the docs
+    Recipe(f"{API}:openapi-json", expect=everybody),
+    Recipe(f"{API}:openapi-view", expect=everybody),
+    Recipe(f"{API}:me", expect=everybody),
+    Recipe(
+        f"{API}:inbox",
+        expect=proven,
+        params={"GET": ["folder", "unread", "flagged", "q", "cursor"]},
+    ),
+    Recipe(f"{API}:unread", expect=proven),
+    Recipe(
+        f"{API}:thread",
+        targets=lambda w: list(THREADS),
+        kwargs=thread_id,
+        expect=readers,
+        params={"GET": ["before"]},
+        path_param="thread_id",
+    ),
+    Recipe(
+        f"{API}:poll",
+        targets=lambda w: list(THREADS),
+        kwargs=thread_id,
+        data=lambda w, t, m: {"after": "0"},
+        expect=readers,
+        params={"GET": ["after"]},
+        path_param="thread_id",
+    ),
+    Recipe(
+        f"{API}:post_message",
+        methods=("POST",),
+        targets=lambda w: list(THREADS),
+        kwargs=thread_id,
+        data=lambda w, t, m: {"body": "Through the API", "key": ""},
+        expect=participant_only,
+        params={"POST": ["body", "key", "attachment"]},
+        path_param="thread_id",
+    ),
+    Recipe(
+        f"{API}:mark_read",
+        methods=("POST",),
+        targets=lambda w: list(THREADS),
+        kwargs=thread_id,
+        data=lambda w, t, m: {"seen": 1},
+        json_body=True,
+        expect=participant_only,
+        path_param="thread_id",
+    ),
+    Recipe(
+        f"{API}:thread_action",
+        methods=("POST",),
+        targets=lambda w: [(k, a) for k in THREADS for a in THREAD_ACTIONS],
+        kwargs=lambda w, t: {"thread_id": w.threads[t[0]].pk, "action": t[1]},
+        expect=api_participant_rule,
+        path_param="thread_id",
+    ),
+    Recipe(
+        f"{API}:compose_info",
+        kwargs=lambda w, t: {"page_id": w.listing.pk},
+        expect=everybody,
+        path_param="page_id",
+    ),
+    Recipe(
+        f"{API}:compose",
+        methods=("POST",),
+        kwargs=lambda w, t: {"page_id": w.listing.pk},
+        data=lambda w, t, m: {
+            "body": "Is it still there?",
+            "name": "Pat",
+            "email": "pat@example.com",
+            "key": "",
+        },
+        expect=compose_rule,
+        params={"POST": ["body", "name", "email", "key", "attachment", "wm_started"]},
+        path_param="page_id",
+        fuzz_actor="buyer",
+    ),
+    Recipe(
+        f"{API}:guest_session",
+        methods=("POST",),
+        targets=lambda w: ["guest", "guest_expired", "garbage"],
+        data=lambda w, t, m: {"token": w.links[t]},
+        json_body=True,
+        expect=api_guest_rule,
+        fuzz_actor="anonymous",
     ),
 ]
 

@@ -76,7 +76,10 @@ def test_private_answers_are_never_stored_by_caches(world):
     for recipe in RECIPES:
         if "GET" not in recipe.methods:
             continue
-        actor, target = an_allowed(world, recipe, "GET")
+        try:
+            actor, target = an_allowed(world, recipe, "GET")
+        except AssertionError:  # nobody may (the API's root, a 404): its refusal then
+            actor, target = "seller", recipe.targets(world)[0]
         outcome = send(world, actor, recipe, target, "GET", watch=False)
         count += 1
         header = outcome.response.get("Cache-Control", "")
