@@ -354,3 +354,12 @@ def test_queries_do_not_grow_with_the_data(
         send(start, other, seller, listing=make_listing(f"L{i}"))
         send(conversations.post_message, actor=actor(buyer), thread=thread, body=f"more {i}")
     assert request() == small
+
+
+def test_an_idle_poll_costs_one_query_besides_the_session(
+    seller_client, thread, django_assert_num_queries
+):
+    seller_client.get(f"{API}/unread")  # the team list, cached from then on
+    with django_assert_num_queries(3):  # the session, the user, "anything after 1?"
+        response = seller_client.get(f"{API}/threads/{thread.pk}/poll", {"after": 1})
+    assert response.json() == {"messages": [], "cursor": 1}

@@ -517,8 +517,16 @@ def thread(request, thread_id: Id, before: int | None = Query(None, ge=1, le=2**
 )
 def poll(request, thread_id: Id, after: int = Query(0, ge=0, le=2**53)):
     """The messages delivered after the cursor ``after`` and the next cursor: nothing
-    committed meanwhile is skipped (one read). Reading marks nothing."""
+    committed meanwhile is skipped (one read). Reading marks nothing. Nothing new is
+    answered from one indexed query, as the page's poll does."""
+    from .views.threads import poll_state
+
     actor = actor_of(request)
+    state = poll_state(actor, thread_id, after)
+    if state is None:
+        raise HttpError(404, _("Not found."))
+    if not state:
+        return {"messages": [], "cursor": after}
     thread, people = participant_of(actor, thread_id)
     me = people.me
     rows, cursor = selectors.messages_after(
