@@ -363,3 +363,18 @@ def test_an_idle_poll_costs_one_query_besides_the_session(
     with django_assert_num_queries(3):  # the session, the user, "anything after 1?"
         response = seller_client.get(f"{API}/threads/{thread.pk}/poll", {"after": 1})
     assert response.json() == {"messages": [], "cursor": 1}
+
+
+def test_a_wagtail_api_token_works_until_its_age_runs_out(client, seller, thread, settings):
+    wagtail_models = pytest.importorskip("wagtail.models")
+    if not hasattr(wagtail_models, "APIToken"):
+        pytest.skip("Wagtail 7.4 has no API tokens of its own (Wagtail 8 has)")
+    row, raw = wagtail_models.APIToken.create_token(user=seller, name="phone")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get(f"{API}/unread", **headers).json() == {"unread": 1}
+
+    settings.WAGTAILMESSENGER_API_TOKEN_MAX_AGE = timedelta(seconds=0)
+    assert client.get(f"{API}/unread", **headers).status_code == 401, "too old"
+    settings.WAGTAILMESSENGER_API_TOKEN_MAX_AGE = timedelta(days=90)
+    row.revoke()
+    assert client.get(f"{API}/unread", **headers).status_code == 401, "revoked"

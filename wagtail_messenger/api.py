@@ -80,20 +80,44 @@ class SessionActor(SessionAuth):
 
 
 class TokenActor(HttpBearer):
-    """``Authorization: Bearer <token>``: the active user of an unexpired ``ApiToken``."""
+    """``Authorization: Bearer <token>``: the active user of an unexpired ``ApiToken``
+    (``messenger_api_token``), or of a Wagtail API token (Wagtail 8: Account → API
+    tokens, not revoked) made less than ``API_TOKEN_MAX_AGE`` ago."""
 
     def authenticate(self, request, token):
+        now = timezone.now()
         row = (
             ApiToken.objects.select_related("user")
-            .filter(key_hash=hash_token(token), expires_at__gt=timezone.now(), user__is_active=True)
+            .filter(key_hash=hash_token(token), expires_at__gt=now)
             .first()
         )
         if row is None:
+            row = self.wagtail_token(token, now)
+        # is_active may be a class attribute of a custom user model: checked in Python.
+        if row is None or not row.user.is_active:
             return None
-        if row.last_used_at is None or row.last_used_at < timezone.now() - USE_GRANULARITY:
-            ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        if row.last_used_at is None or row.last_used_at < now - USE_GRANULARITY:
+            type(row).objects.filter(pk=row.pk).update(last_used_at=now)
         request.user = row.user  # what the services and the rate limits look at
         return Actor.for_user(row.user)
+
+    @staticmethod
+    def wagtail_token(token, now):
+        try:
+            from wagtail.models import APIToken
+        except ImportError:  # Wagtail 7.4 has none
+            return None
+        if not APIToken.validate_token_format(token):
+            return None
+        return (
+            APIToken.objects.select_related("user")
+            .filter(
+                key_hash__in=APIToken.candidate_key_hashes(token),
+                revoked_at__isnull=True,
+                created__gt=now - get_setting("API_TOKEN_MAX_AGE"),
+            )
+            .first()
+        )
 
 
 USE_GRANULARITY = timedelta(minutes=5)

@@ -113,6 +113,9 @@ DEFAULTS = {
     # message and conversation limits of the site's settings apply besides.
     "API_RATE": "300/m",
     "API_ANONYMOUS_RATE": "30/m",
+    # Wagtail's own API tokens (Wagtail 8) never expire: the JSON API accepts one for
+    # this long after it was made (its own tokens carry their expiry).
+    "API_TOKEN_MAX_AGE": timedelta(days=90),
     # Daily summaries (people who chose "A daily summary" on their preferences page):
     # the outbox's sweeper queues each person's summary once a day, at the first sweep
     # after this hour of the site's TIME_ZONE (0-23).
