@@ -272,3 +272,20 @@ def private_folder(settings, tmp_path):
         },
     }
     return folder
+
+
+@pytest.fixture
+def set_mode(site):
+    """``set_mode(mode, **fields)``: the site's notification mode ("no flood" when not
+    given) and any other field of its messenger settings."""
+    from wagtail_messenger.models import MessengerSettings
+
+    def set_mode(mode=MessengerSettings.NotificationMode.ROUND, **extra):
+        conf = MessengerSettings.for_site(site)
+        conf.notification_mode = mode
+        for name, value in extra.items():
+            setattr(conf, name, value)
+        conf.save()
+        return conf
+
+    return set_mode

@@ -37,18 +37,6 @@ Frequency = ContactPreference.Frequency
 PREFERENCES = reverse("wagtail_messenger:preferences")
 
 
-@pytest.fixture
-def set_mode(site):
-    def set_mode(mode, **extra):
-        conf = MessengerSettings.for_site(site)
-        conf.notification_mode = mode
-        for name, value in extra.items():
-            setattr(conf, name, value)
-        conf.save()
-
-    return set_mode
-
-
 def at(hour, days=1):
     """``days`` from today at ``hour``:00 in the site's time zone."""
     local = timezone.localtime(timezone.now()) + timedelta(days=days)

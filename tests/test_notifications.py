@@ -38,19 +38,6 @@ Mode = MessengerSettings.NotificationMode
 
 
 @pytest.fixture
-def set_mode(site):
-    def set_mode(mode=Mode.ROUND, **extra):
-        conf = MessengerSettings.for_site(site)
-        conf.notification_mode = mode
-        for name, value in extra.items():
-            setattr(conf, name, value)
-        conf.save()
-        return conf
-
-    return set_mode
-
-
-@pytest.fixture
 def conversation(send, start, buyer, seller, listing, mailoutbox):
     """A thread the buyer started about the listing; the outbox is emptied after."""
     posted = send(start, buyer, seller, listing=listing)

@@ -54,8 +54,6 @@ from .models import ApiToken, Message, Participant
 from .models.access import hash_token
 from .services import (
     access,
-    attachments,
-    conversations,
     guests,
     lifecycle,
     listings,
@@ -192,6 +190,15 @@ def participant_of(actor, thread_id):
     except NotAllowed:
         raise HttpError(404, _("Not found.")) from None
     return thread, people
+
+
+def own_row(request, thread_id):
+    """``(actor, thread, their row)`` for what only participants do, or 404."""
+    actor = actor_of(request)
+    thread, people = participant_of(actor, thread_id)
+    if people.me is None:
+        raise HttpError(404, _("Not found."))
+    return actor, thread, people.me
 
 
 def refuse(error, status=400):
@@ -584,21 +591,10 @@ def post_message(
     form = ReplyForm(request.POST, request.FILES, conf=conf)
     if not form.is_valid():
         refuse(_form_problem(form))
-    data = form.cleaned_data
+    from .views.threads import send_reply
+
     try:
-        ratelimit.check_sender(
-            conf, user=actor.user, ip=ratelimit.client_ip(request), email=actor.guest_email
-        )
-        with attachments.stored_upload(data.get("attachment"), conf) as upload:
-            posted = conversations.post_message(
-                actor=actor,
-                thread=thread,
-                body=data["body"],
-                upload=upload,
-                idempotency_key=data["key"],
-                conf=conf,
-                participant=me,
-            )
+        posted = send_reply(request, actor, thread, me, conf, form.cleaned_data)
     except RateLimited as error:
         refuse(error, 429)
     except MessengerError as error:
@@ -631,12 +627,9 @@ def _form_problem(form):
 )
 def mark_read(request, thread_id: Id, payload: ReadIn):
     """The reader has seen the thread up to ``seen`` (a sequence number a page showed)."""
-    actor = actor_of(request)
-    thread, people = participant_of(actor, thread_id)
-    if people.me is None:
-        raise HttpError(404, _("Not found."))
+    actor, thread, me = own_row(request, thread_id)
     participation.mark_read(actor, thread.pk, seen_seq=payload.seen)
-    unread = Participant.objects.filter(pk=people.me.pk).values_list("unread_count", flat=True)
+    unread = Participant.objects.filter(pk=me.pk).values_list("unread_count", flat=True)
     return {"unread": unread.first() or 0}
 
 
@@ -655,10 +648,7 @@ def thread_action(request, thread_id: Id, action: ThreadAction):
     """What the buttons of the thread page do."""
     from .views.actions import THREAD_ACTIONS
 
-    actor = actor_of(request)
-    thread, people = participant_of(actor, thread_id)
-    if people.me is None:
-        raise HttpError(404, _("Not found."))
+    actor, thread, _me = own_row(request, thread_id)
     spec = THREAD_ACTIONS[action]
     try:
         spec.run(actor, thread.pk)

@@ -267,6 +267,25 @@ def form_errors(form):
     return [str(e) for errors in form.errors.values() for e in errors]
 
 
+def send_reply(request, actor, thread, participant, conf, data):
+    """Post the reply of a valid form's ``data`` (the page's and the JSON API's): the
+    sender's rate limit, the upload checked and stored, then the service. Raises
+    :class:`MessengerError` (``RateLimited`` too)."""
+    ratelimit.check_sender(
+        conf, user=actor.user, ip=ratelimit.client_ip(request), email=actor.guest_email
+    )
+    with attachments.stored_upload(data.get("attachment"), conf) as upload:
+        return conversations.post_message(
+            actor=actor,
+            thread=thread,
+            body=data["body"],
+            upload=upload,
+            idempotency_key=data["key"],
+            conf=conf,
+            participant=participant,
+        )
+
+
 def post_reply(request, actor, thread, participant, conf, form):
     """Post the reply; return the response on success, ``None`` to re-render the form
     (with the error added and the visitor's text kept)."""
@@ -274,19 +293,7 @@ def post_reply(request, actor, thread, participant, conf, form):
         return None
     data = form.cleaned_data
     try:
-        ratelimit.check_sender(
-            conf, user=actor.user, ip=ratelimit.client_ip(request), email=actor.guest_email
-        )
-        with attachments.stored_upload(data.get("attachment"), conf) as upload:
-            posted = conversations.post_message(
-                actor=actor,
-                thread=thread,
-                body=data["body"],
-                upload=upload,
-                idempotency_key=data["key"],
-                conf=conf,
-                participant=participant,
-            )
+        posted = send_reply(request, actor, thread, participant, conf, data)
     except RateLimited as error:
         kept = {"kept_text": data["body"], "thread": thread}
         return rate_limited(request, error, json=wants_json(request), context=kept)
