@@ -378,3 +378,81 @@ def test_a_wagtail_api_token_works_until_its_age_runs_out(client, seller, thread
     settings.WAGTAILMESSENGER_API_TOKEN_MAX_AGE = timedelta(days=90)
     row.revoke()
     assert client.get(f"{API}/unread", **headers).status_code == 401, "revoked"
+
+
+# -- the rest of what the pages do -----------------------------------------------------------
+
+
+def test_block_remove_report_and_bulk_through_the_api(
+    seller_client, send, actor, thread, buyer, seller, site
+):
+    buyer_row = Participant.objects.get(thread=thread, user=buyer)
+    blocked = seller_client.post(f"{API}/people/{buyer_row.pk}/block").json()
+    assert blocked == {
+        "ok": True,
+        "message": "You blocked Buyer. Nothing they send reaches you any more.",
+    }
+    assert Participant.objects.get(thread=thread, user=seller).peer_blocked
+    assert seller_client.post(f"{API}/people/{buyer_row.pk}/unblock").json()["ok"]
+    seller_row = Participant.objects.get(thread=thread, user=seller)
+    assert seller_client.post(f"{API}/people/{seller_row.pk}/block").status_code == 404
+
+    mine = send(
+        conversations.post_message, actor=actor(seller), thread=thread, body="Oops, wrong"
+    ).message
+    assert seller_client.post(f"{API}/messages/{mine.pk}/remove").json()["ok"]
+    assert Message.objects.get(pk=mine.pk).state == Message.State.REMOVED
+    theirs = thread.messages.order_by("pk").first()
+    report = seller_client.post(
+        f"{API}/messages/{theirs.pk}/report", {"reason": "scam"}, content_type="application/json"
+    )
+    assert report.json()["message"] == "Thank you. The moderators will look at this message."
+    assert theirs.reports.get().reason == "scam"
+    assert seller_client.post(f"{API}/messages/{theirs.pk}/remove").status_code == 403
+
+    other = seller_client.post(
+        f"{API}/inbox/bulk",
+        {"action": "archive", "threads": [thread.pk, 999999]},
+        content_type="application/json",
+    ).json()
+    assert other == {"ok": True, "message": "1 conversation archived.", "count": 1}
+    empty = seller_client.post(
+        f"{API}/inbox/bulk", {"action": "archive", "threads": []}, content_type="application/json"
+    )
+    assert empty.status_code == 422
+
+
+def test_preferences_through_the_api(seller_client, seller, client, buyer):
+    assert seller_client.get(f"{API}/preferences").json() == {
+        "allow_contact": True,
+        "email_frequency": "",
+    }
+    saved = seller_client.post(
+        f"{API}/preferences",
+        {"allow_contact": False, "email_frequency": "daily"},
+        content_type="application/json",
+    )
+    assert saved.json() == {"allow_contact": False, "email_frequency": "daily"}
+    bad = seller_client.post(
+        f"{API}/preferences",
+        {"allow_contact": True, "email_frequency": "hourly"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+
+
+def test_lost_links_are_sent_again_and_say_nothing_about_the_address(
+    client, start, seller, django_capture_on_commit_callbacks
+):
+    from wagtail_messenger.services.parties import Party
+
+    start(Party.guest("Gail", "gail@example.com"), seller)
+    mail.outbox.clear()
+    url = f"{API}/guest/link"
+    with django_capture_on_commit_callbacks(execute=True):
+        known = client.post(url, {"email": "Gail@Example.com"}, content_type="application/json")
+        unknown = client.post(url, {"email": "nobody@example.com"}, content_type="application/json")
+    assert known.json() == unknown.json() and known.status_code == 200
+    assert [m.to for m in mail.outbox] == [["gail@example.com"]]
+    bad = client.post(url, {"email": "not an address"}, content_type="application/json")
+    assert bad.json() == {"detail": "Enter a valid email address."}

@@ -36,6 +36,7 @@ from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import SimpleRateThrottle
 from ninja.utils import check_csrf
+from pydantic import ConfigDict
 
 try:
     from ninja import Status
@@ -208,6 +209,12 @@ def refuse(error, status=400):
 # -- schemas -----------------------------------------------------------------------------
 
 
+class Input(Schema):
+    """A JSON body: the types as declared (no ``0`` for ``false``), nothing unknown."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
 class Error(Schema):
     detail: str
 
@@ -310,7 +317,7 @@ class PostedOut(Schema):
     key: str
 
 
-class ReadIn(Schema):
+class ReadIn(Input):
     seen: int = Field(ge=0, le=2**53, strict=True, description="The highest number shown.")
 
 
@@ -339,7 +346,7 @@ class Started(Schema):
     notice: str
 
 
-class LinkIn(Schema):
+class LinkIn(Input):
     token: str = Field(max_length=200)
 
 
@@ -657,6 +664,149 @@ def thread_action(request, thread_id: Id, action: ThreadAction):
     return {"ok": True, "message": str(spec.done)}
 
 
+class BulkIn(Input):
+    action: Literal["read", "archive", "unarchive", "trash", "restore"]
+    threads: list[Annotated[int, Field(ge=1, le=2**53)]] = Field(min_length=1, max_length=500)
+
+
+class BulkOut(Schema):
+    ok: bool
+    message: str
+    count: int = Field(description="Conversations changed (others' ids are left alone).")
+
+
+@api.post("/inbox/bulk", response={200: BulkOut, **ERRORS}, tags=["inbox"])
+def bulk_action(request, payload: BulkIn):
+    """The inbox's bulk actions on many conversations at once."""
+    from .views.actions import BULK_ACTIONS
+
+    run, notice = BULK_ACTIONS[payload.action]
+    try:
+        count = run(actor_of(request), payload.threads)
+    except MessengerError as error:
+        refuse(error)
+    return {"ok": True, "message": notice(count) % {"count": count}, "count": count}
+
+
+# -- messages and people -------------------------------------------------------------------
+
+
+class ReportIn(Input):
+    reason: str = Field("", max_length=500)
+
+
+def _message_action(request, message_id, run, done):
+    from .views.actions import _visible_message
+
+    actor = actor_of(request)
+    message = _visible_message(actor, message_id)
+    if message is None:
+        raise HttpError(404, _("Not found."))
+    try:
+        run(actor, message)
+    except RateLimited as error:
+        refuse(error, 429)
+    except MessengerError as error:
+        refuse(error, 403)
+    return {"ok": True, "message": str(done)}
+
+
+@api.post("/messages/{message_id}/remove", response={200: ActionOut, **ERRORS}, tags=["threads"])
+def remove_message(request, message_id: Id):
+    """Remove one's own message (when the site lets authors): the others see "message
+    removed"."""
+    return _message_action(
+        request,
+        message_id,
+        lambda actor, message: participation.remove_message(actor, message.pk),
+        _("Your message was removed."),
+    )
+
+
+@api.post("/messages/{message_id}/report", response={200: ActionOut, **ERRORS}, tags=["threads"])
+def report_message(request, message_id: Id, payload: ReportIn):
+    """Report another person's message to the moderators, with a reason."""
+
+    def report(actor, message):
+        ratelimit.check_report(
+            for_site_id(message.thread.site_id),
+            user=actor.user,
+            ip=ratelimit.client_ip(request),
+            email=actor.guest_email,
+        )
+        participation.report_message(actor, message.pk, plain_text(payload.reason, 500))
+
+    return _message_action(
+        request, message_id, report, _("Thank you. The moderators will look at this message.")
+    )
+
+
+PersonAction = Literal["block", "unblock"]
+
+
+@api.post(
+    "/people/{participant_id}/{action}", response={200: ActionOut, **ERRORS}, tags=["threads"]
+)
+def person_action(request, participant_id: Id, action: PersonAction):
+    """Block (or unblock) someone one shares a conversation with: ``people[].id`` of a
+    thread. Nothing they send reaches a person who blocks them, and they are not told."""
+    from .services import safety
+    from .views.actions import _other
+
+    actor = actor_of(request)
+    other = _other(actor, participant_id)
+    if other is None:
+        raise HttpError(404, _("Not found."))
+    try:
+        (safety.block if action == "block" else safety.unblock)(actor, other.pk)
+    except MessengerError as error:
+        refuse(error, 403)
+    if action == "block":
+        done = _("You blocked %(name)s. Nothing they send reaches you any more.")
+    else:
+        done = _("You unblocked %(name)s. What they sent meanwhile now shows.")
+    return {"ok": True, "message": done % {"name": other.display_name}}
+
+
+# -- preferences ---------------------------------------------------------------------------
+
+
+class Preferences(Input):
+    allow_contact: bool = Field(description="Others may start conversations with you.")
+    email_frequency: Literal["", "every", "round", "daily", "never"] = Field(
+        description='How often you are emailed; "" follows the site\'s setting.'
+    )
+
+
+def _user_of(request):
+    actor = actor_of(request)
+    if actor.user is None:
+        raise HttpError(403, _("Only people with an account have preferences."))
+    return actor.user
+
+
+@api.get("/preferences", response={200: Preferences, **ERRORS}, tags=["session"])
+def get_preferences(request):
+    """Your messenger switches (as on the preferences page)."""
+    from .services import safety
+
+    current = safety.preferences_for(_user_of(request))
+    return {"allow_contact": current.allow_contact, "email_frequency": current.email_frequency}
+
+
+@api.post("/preferences", response={200: Preferences, **ERRORS}, tags=["session"])
+def set_preferences(request, payload: Preferences):
+    """Change your switches; the answer is what is saved."""
+    from .services import safety
+
+    user = _user_of(request)
+    try:
+        saved = safety.set_preferences(user, **payload.dict())
+    except MessengerError as error:
+        refuse(error)
+    return {"allow_contact": saved.allow_contact, "email_frequency": saved.email_frequency}
+
+
 # -- starting a conversation -------------------------------------------------------------
 
 
@@ -808,6 +958,43 @@ def guest_session(request, payload: LinkIn):
     if user is not None:
         guests.claim_guest_threads(user, row.email)
     return {"thread": row.thread_id, "email": row.email}
+
+
+class LinkRequest(Input):
+    email: str = Field(max_length=254)
+
+
+class Sent(Schema):
+    detail: str
+
+
+@api.post("/guest/link", response={200: Sent, **ERRORS}, auth=None, tags=["guests"])
+def request_link(request, payload: LinkRequest):
+    """Email fresh private links to an address that has guest conversations ("lost your
+    link?"). The answer is the same whether it has any or not."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if check_csrf(request):
+        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+    try:
+        validate_email(payload.email)
+    except ValidationError:
+        refuse(_("Enter a valid email address."))
+    email = normalise_email(payload.email)
+    conf = for_site_id(None)
+    try:
+        ratelimit.check_link_requests(conf, ip=ratelimit.client_ip(request))
+    except RateLimited as error:
+        refuse(error, 429)
+    if ratelimit.link_email_allowed(conf, email) and guests.guest_threads(email).exists():
+        guests.send_link_on_commit(email)
+    return {
+        "detail": _(
+            "If this address has conversations here, a new private link is on its "
+            "way. It can take a few minutes; check your spam folder too."
+        )
+    }
 
 
 # -- errors ------------------------------------------------------------------------------
