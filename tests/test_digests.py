@@ -345,3 +345,9 @@ def test_the_checks_name_a_wrong_hour_or_length(settings, hour, limit, ids):
     settings.WAGTAILMESSENGER_DIGEST_HOUR = hour
     settings.WAGTAILMESSENGER_DIGEST_MAX_THREADS = limit
     assert [m.id for m in check_digest_settings(None)] == ids
+
+
+def test_a_sweep_with_nobody_due_costs_one_query(daily_seller, django_assert_num_queries):
+    digests.send_digests(now=at(9))  # today's done
+    with django_assert_num_queries(1):
+        assert digests.send_digests(now=at(10)).emails_queued == 0

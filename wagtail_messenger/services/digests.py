@@ -102,10 +102,12 @@ def send_digests(*, site=None, dry_run=False, now=None, batch_size=None, **_opti
     if site is not None or start is None:
         return result
     day = timezone.localdate(now).isoformat()
-    silent = _silent_sites()
+    silent = None  # read once somebody is due: most sweeps find nobody
     queued = []
     for ids in id_batches(_due(start), batch_size or get_setting("MAINTENANCE_BATCH_SIZE")):
         result.batches += 1
+        if silent is None:
+            silent = _silent_sites()
         with transaction.atomic():
             rows = locks.locked(
                 _due(start).filter(pk__in=ids).select_related("user"),
