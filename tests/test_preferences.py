@@ -89,3 +89,13 @@ def test_existing_threads_go_on_after_opting_out(start, buyer, seller, listing):
     )
     assert posted.message.state == Message.State.VISIBLE
     assert thread.participants.get(user=seller).unread_count == 2
+
+
+def test_the_page_works_where_no_site_serves_the_host(client, seller):
+    from wagtail.models import Site
+
+    Site.objects.all().delete()  # a host no site answers for, and no default site
+    client.force_login(seller)
+    response = client.get(PREFERENCES)
+    assert response.status_code == 200
+    assert response.context["form"].initial["email_frequency"] == "round", "the defaults"

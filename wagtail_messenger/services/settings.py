@@ -21,8 +21,8 @@ def for_site(site=None, request=None):
         attr = MessengerSettings.get_cache_attr_name()
         if not hasattr(request, attr):
             site = Site.find_for_request(request)
-            if site is None:
-                return MessengerSettings.for_request(request)  # Wagtail's answer
+            if site is None:  # no site serves this host: the first site's, or defaults
+                return for_site()
             setattr(request, attr, cached(site))
         return getattr(request, attr)
     if site is None:
