@@ -907,6 +907,13 @@ def compose(
     return Status(201, {**started, "notice": notice})
 
 
+def require_csrf(request):
+    """The CSRF check of the POSTs open to visitors (ninja's cookie auth, which checks
+    it for the others, does not run there)."""
+    if check_csrf(request):
+        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+
+
 def _compose_actor(request):
     """A token's user, else the session's person after the CSRF check (the endpoint is
     open to visitors, so ninja's cookie auth does not run)."""
@@ -915,8 +922,7 @@ def _compose_actor(request):
         if actor is None:
             raise HttpError(401, _("That token is not valid."))
         return actor
-    if check_csrf(request):
-        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+    require_csrf(request)
     return Actor.from_request(request)
 
 
@@ -932,8 +938,7 @@ def _compose_actor(request):
 def guest_session(request, payload: LinkIn):
     """Exchange the token of a guest's emailed link (the last part of its address) for
     the session: the guest's conversations are then theirs in this API."""
-    if check_csrf(request):
-        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+    require_csrf(request)
     conf = for_site_id(None)
     try:
         ratelimit.check_link_requests(conf, ip=ratelimit.client_ip(request))
@@ -975,8 +980,7 @@ def request_link(request, payload: LinkRequest):
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    if check_csrf(request):
-        raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value."))
+    require_csrf(request)
     try:
         validate_email(payload.email)
     except ValidationError:
