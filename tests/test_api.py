@@ -218,6 +218,7 @@ def test_a_user_starts_a_conversation_about_a_listing(buyer, listing, seller):
     app.force_login(buyer)
     info = app.get(f"{API}/listings/{listing.pk}/compose").json()
     assert info["can_write"] and not info["ask_identity"] and info["recipient"] == "Seller"
+    assert info["conversation"] is None
     response = app.post(
         f"{API}/listings/{listing.pk}/compose",
         {"body": "Can I see it tomorrow?", "key": info["key"]},
@@ -226,6 +227,9 @@ def test_a_user_starts_a_conversation_about_a_listing(buyer, listing, seller):
     assert response.status_code == 201
     started = response.json()
     assert started["thread"] == Message.objects.get(body="Can I see it tomorrow?").thread_id
+    # Asked again, it names the conversation a new message would join.
+    again = app.get(f"{API}/listings/{listing.pk}/compose").json()
+    assert again["conversation"] == started["thread"]
 
     seller_app = Client(enforce_csrf_checks=True)
     seller_app.force_login(seller)

@@ -81,6 +81,27 @@ class TestUsers:
         assert response.status_code == 403
         assert "your own listing" in response.content.decode()
 
+    def test_a_listing_already_discussed_opens_that_conversation(
+        self, client, listing, buyer, seller, start
+    ):
+        thread = start(buyer, seller, listing=listing).thread
+        client.force_login(buyer)
+        response = client.get(url(listing), follow=True)
+        assert response.redirect_chain == [(thread.get_absolute_url(), 302)]
+        html = response.content.decode()
+        assert "You already have a conversation about this listing" in html
+        assert "Hello, is it still available?" in html
+
+    def test_a_closed_conversation_leaves_the_form_blank(
+        self, client, listing, buyer, seller, start
+    ):
+        thread = start(buyer, seller, listing=listing).thread
+        Thread.objects.filter(pk=thread.pk).update(status=Thread.Status.CLOSED)
+        client.force_login(buyer)
+        response = client.get(url(listing))
+        assert response.status_code == 200
+        assert 'name="body"' in response.content.decode()
+
     def test_unknown_page_and_non_listing_are_404(self, client, listing_index, buyer):
         client.force_login(buyer)
         assert client.get("/messages/new/999999/").status_code == 404
@@ -116,6 +137,21 @@ class TestGuests:
         response = client.get(Thread.objects.get().get_absolute_url())
         assert response.status_code == 302
         assert "/accounts/login/" in response["Location"]
+
+    def test_a_proven_guest_is_taken_to_their_conversation(self, client, listing, seller, start):
+        from wagtail_messenger.actors import GUEST_SESSION_KEY
+        from wagtail_messenger.services.parties import Party
+
+        thread = start(Party.guest("Gail", "gail@example.com"), seller, listing=listing).thread
+        session = client.session
+        session[GUEST_SESSION_KEY] = "gail@example.com"
+        session.save()
+        response = client.get(url(listing))
+        assert response.status_code == 302
+        assert response["Location"] == thread.get_absolute_url()
+        # A visitor who only typed that address (no link opened) gets the blank form.
+        client.logout()
+        assert 'name="email"' in client.get(url(listing)).content.decode()
 
     def test_guest_must_give_name_and_valid_email(self, client, listing):
         response = client.post(

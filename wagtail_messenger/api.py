@@ -336,6 +336,10 @@ class ComposeInfo(Schema):
     login_required: bool
     ask_identity: bool = Field(description="A visitor without a session gives name and email.")
     recipient: str
+    conversation: int | None = Field(
+        description="The open thread you already have about this listing, which a new "
+        "message joins (the compose page opens it instead of a blank form)."
+    )
     stamp: str = Field(description="Send back as wm_started (the form's time trap).")
     key: str
 
@@ -830,7 +834,7 @@ def _listing(request, page_id):
 def compose_info(request, page_id: Id):
     """Whether the visitor can write about the listing, to whom, and what to send."""
     from .services.settings import for_site
-    from .views.compose import LOGIN, compose_problem
+    from .views.compose import LOGIN, compose_problem, conversation_about
 
     page = _listing(request, page_id)
     conf = for_site(site=page.get_site())
@@ -843,8 +847,12 @@ def compose_info(request, page_id: Id):
         name = getattr(recipient, "name", "") or (
             recipient.get_full_name() or recipient.get_username()
         )
+    ongoing = None
+    if problem is None and (actor.user is not None or actor.is_guest):
+        ongoing = conversation_about(page, recipient, actor)
     return {
         "can_write": problem is None,
+        "conversation": ongoing.pk if ongoing else None,
         "problem": "" if problem in (None, LOGIN) else str(problem),
         "login_required": problem == LOGIN,
         "ask_identity": actor.user is None and not actor.is_guest,

@@ -94,7 +94,9 @@ def start_thread(
     try:
         with transaction.atomic():
             joinable = listing is not None and sender_proven
-            thread = _open_thread_between(sender, recipient, listing) if joinable else None
+            thread = None
+            if joinable:
+                thread = open_thread_between(sender, recipient, listing, lock=True)
             new_thread = thread is None
             if new_thread:
                 thread, author = _create_thread(
@@ -112,7 +114,7 @@ def start_thread(
                 idempotency_key=idempotency_key,
                 upload=upload,
                 data=data,
-                locked=thread,  # created here, or locked by _open_thread_between
+                locked=thread,  # created here, or locked by open_thread_between
             )
             if new_thread:
                 transaction.on_commit(
@@ -276,14 +278,19 @@ def _previous_submit(key, sender_filter):
     return previous
 
 
-def _open_thread_between(sender, recipient, listing):
+def open_thread_between(sender, recipient, listing, *, lock=False):
+    """The open thread about ``listing`` where both parties take part with a confirmed
+    address (the latest), or ``None``: the one a proven sender's new message joins
+    (``lock``: under a row lock, as :func:`start_thread` does), and the one the compose
+    page opens instead of a blank form."""
+
     def has(party):
         rows = Participant.objects.live().filter(email_verified=True)
         return Exists(rows.filter(thread=OuterRef("pk"), **party.participant_filter()))
 
+    threads = Thread.objects.select_for_update() if lock else Thread.objects.all()
     return (
-        Thread.objects.select_for_update()
-        .filter(listing=listing, status=Thread.Status.OPEN)
+        threads.filter(listing=listing, status=Thread.Status.OPEN)
         .filter(has(sender), has(recipient))
         .order_by("-last_message_at")
         .first()

@@ -71,6 +71,13 @@ def compose_problem(page, conf, recipient, actor):
     return None
 
 
+def conversation_about(page, recipient, actor):
+    """The open conversation a signed-in user or a proven guest already has with the
+    ``recipient`` of ``page`` (what a new message from them would join), or ``None``."""
+    sender = Party.for_actor(actor, name=actor.guest_email)
+    return conversations.open_thread_between(sender, Party.for_recipient(recipient), page)
+
+
 #: :func:`compose_problem`'s answer when only members may write here.
 LOGIN = "login"
 
@@ -127,6 +134,13 @@ def compose(request, page_id):
     ask_identity = actor.user is None and not actor.is_guest
     form_kwargs = {"conf": conf, "ask_identity": ask_identity}
     if request.method != "POST":
+        ongoing = None if ask_identity else conversation_about(page, recipient, actor)
+        if ongoing is not None:
+            messages.info(
+                request,
+                _("You already have a conversation about this listing: it continues here."),
+            )
+            return redirect(ongoing.get_absolute_url())
         form = ComposeForm(**form_kwargs)
         return render(request, "wagtail_messenger/compose.html", {**context, "form": form})
 
