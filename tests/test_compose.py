@@ -2,6 +2,7 @@
 the page with the visitor's text kept; a double submit posts once."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -91,6 +92,25 @@ class TestUsers:
         html = response.content.decode()
         assert "You already have a conversation about this listing" in html
         assert "Hello, is it still available?" in html
+
+    def test_the_sent_notice_is_styled_by_the_plugins_own_stylesheet(
+        self, client, listing, buyer, settings
+    ):
+        """Where the theme does not show Django's messages itself (here the plugin's
+        own layout, as without a base template), the plugin's pages show them."""
+        from django.contrib.staticfiles import finders
+
+        settings.WAGTAILMESSENGER_BASE_TEMPLATE = "no_such_base.html"
+        client.force_login(buyer)
+        data = {"body": "Still for sale?", "key": new_key()}
+        html = client.post(url(listing), data, follow=True).content.decode()
+        notice = re.search(r'<li class="([^"]+)">Your message was sent.</li>', html)
+        assert notice and "wm-notice--success" in notice.group(1).split()
+        sheet = re.search(r'href="([^"]*wagtail_messenger/messenger[^"]*\.css)"', html)
+        assert sheet, "the page links the plugin's stylesheet"
+        css = Path(finders.find("wagtail_messenger/messenger.css")).read_text()
+        for level in ("success", "warning", "error"):
+            assert f".wm-notice--{level}" in css
 
     def test_a_closed_conversation_leaves_the_form_blank(
         self, client, listing, buyer, seller, start

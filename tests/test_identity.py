@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from wagtail_messenger.actors import GUEST_SESSION_KEY, Actor
+from wagtail_messenger.forms import new_key
 from wagtail_messenger.models import AccessToken, Participant, ProvenAddress, Thread
 from wagtail_messenger.services import conversations, guests, invitations, safety
 from wagtail_messenger.services.parties import Party
@@ -130,14 +131,13 @@ def test_a_proven_guest_continues_her_conversation(
 ):
     link = LINK_RE.search(guests.issue_link("olive@example.com", thread=owner_thread)).group(1)
     client.get(link)
-    response = compose(
-        client,
-        listing,
-        name="",
-        email="",
-        body="One more question",
-        captured=django_capture_on_commit_callbacks,
-    )
+    url = reverse("wagtail_messenger:compose", args=[listing.pk])
+    # "Send message" now opens her conversation instead of a blank form ...
+    page = client.get(url)
+    assert (page.status_code, page["Location"]) == (302, owner_thread.get_absolute_url())
+    # ... and a compose form still open in another tab joins it too.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"body": "One more question", "key": new_key()})
     assert response.status_code == 302
     assert Thread.objects.get() == owner_thread
     assert owner_thread.messages.count() == 2

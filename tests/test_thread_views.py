@@ -343,24 +343,65 @@ def strip_tokens(html):
 
 
 def test_times_follow_the_readers_time_zone_and_language_though_remembered(settings):
-    """display.time_maker keeps formatted times (time_labels) keyed by zone and
-    language: a reader elsewhere or in another language never gets another's."""
-    from datetime import UTC, datetime
+    """display.time_labels keeps formatted times keyed by zone, language and the
+    reader's day: a reader elsewhere or in another language never gets another's."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
 
-    from django.utils import timezone, translation
+    from django.utils import translation
 
-    from wagtail_messenger.display import time_maker
+    from wagtail_messenger.display import time_labels
 
     settings.USE_I18N = True
     moment = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
-    with timezone.override("UTC"), translation.override("en"):
-        utc = time_maker("DATETIME_FORMAT")(moment)
-    with timezone.override("Asia/Tokyo"), translation.override("en"):
-        tokyo = time_maker("DATETIME_FORMAT")(moment)
-    with timezone.override("UTC"), translation.override("de"):
-        german = time_maker("DATETIME_FORMAT")(moment)
-    assert utc == ("2026-03-05T14:30:00+00:00", "March 5, 2026, 2:30 p.m.")
-    assert tokyo == ("2026-03-05T23:30:00+09:00", "March 5, 2026, 11:30 p.m.")
+    later = date(2026, 5, 1)
+    with translation.override("en"):
+        utc = time_labels(moment, UTC, "en", later, None)
+        tokyo = time_labels(moment, ZoneInfo("Asia/Tokyo"), "en", later, None)
+    with translation.override("de"):
+        german = time_labels(moment, UTC, "de", later, None)
+    assert utc == ("2026-03-05T14:30:00+00:00", "March 5", "March 5, 2026, 2:30 p.m.")
+    assert tokyo == ("2026-03-05T23:30:00+09:00", "March 5", "March 5, 2026, 11:30 p.m.")
     assert german[0] == utc[0] and german[1] != utc[1] and "März" in german[1]
-    with timezone.override("UTC"), translation.override("en"):
-        assert time_maker("DATETIME_FORMAT")(moment) == utc
+    with translation.override("en"):
+        assert time_labels(moment, UTC, "en", later, None) == utc
+
+
+@pytest.mark.parametrize(
+    ("today", "minutes", "label"),
+    [
+        ("2026-03-05", 0, "just now"),
+        ("2026-03-05", 5, "5 min ago"),
+        ("2026-03-05", None, "2:30 p.m."),
+        ("2026-03-06", None, "yesterday 2:30 p.m."),
+        ("2026-03-09", None, "Thursday 2:30 p.m."),
+        ("2026-04-20", None, "March 5"),
+        ("2027-01-02", None, "March 5, 2026"),
+    ],
+)
+def test_times_read_as_people_say_them_with_the_full_date_as_title(today, minutes, label):
+    from datetime import UTC, date, datetime
+
+    from django.utils import translation
+
+    from wagtail_messenger.display import time_labels
+
+    moment = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
+    with translation.override("en"):
+        iso, shown, full = time_labels(moment, UTC, "en", date.fromisoformat(today), minutes)
+    assert (iso, shown, full) == ("2026-03-05T14:30:00+00:00", label, "March 5, 2026, 2:30 p.m.")
+
+
+def test_inbox_and_thread_say_just_now_with_the_date_in_the_title(
+    client, buyer, seller, listing, start
+):
+    import re
+
+    thread = start(buyer, seller, listing=listing).thread
+    client.force_login(seller)
+    for url in ("/messages/", thread.get_absolute_url()):
+        html = client.get(url).content.decode()
+        times = re.findall(r'<time [^>]*datetime="([^"]+)" title="([^"]+)">([^<]+)</time>', html)
+        assert times, url
+        assert {shown for _, _, shown in times} == {"just now"}
+        assert all(re.search(r"\d{4}, \d", title) for _, title, _ in times), times

@@ -1,13 +1,14 @@
 """What the lists of the messenger's pages show, worked out once per page.
 
 A page shows 20 inbox rows or 20 messages; what they all share (an address pattern,
-the time format of the reader's zone and language) is looked up once here rather than
+the reader's zone, day and language) is looked up once here rather than
 once per row, and a message's text becomes safe HTML through one allow-listed path.
 The markup itself is in the templates (``includes/inbox_row.html``,
 ``includes/message.html``), rendered through :mod:`wagtail_messenger.fragments`.
 """
 
 import functools
+from datetime import timedelta
 
 import nh3
 from django.conf import settings
@@ -18,7 +19,8 @@ from django.utils.formats import get_format
 from django.utils.html import urlize
 from django.utils.safestring import mark_safe
 from django.utils.text import normalize_newlines
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 
 #: The only elements :func:`text_to_html` emits.
 MESSAGE_TAGS = {"a", "br"}
@@ -55,28 +57,51 @@ def url_maker(name, *extra):
     return lambda pk: f"{head}{int(pk)}{tail}"
 
 
-def time_maker(format_name):
-    """``(machine, human)`` for many datetimes at the cost of one format lookup: what
-    ``{{ value|date:"c" }}`` and ``{{ value|date:format_name }}`` print (current time
-    zone and language), without a template filter per row."""
-    fmt = get_format(format_name)
+def time_maker():
+    """``stamp(value) -> (machine, label, full)`` for many datetimes at the cost of one
+    lookup of the reader's zone and language: the ISO form for ``<time datetime>``, the
+    label people read (:func:`time_labels`) and the full date and time for its title.
+    One format on every page: the inbox rows, the messages and the listing notes."""
     zone = timezone.get_current_timezone() if settings.USE_TZ else None
     language = get_language()
+    now = timezone.now()
+    today = (now.astimezone(zone) if zone is not None else now).date()
 
     def stamp(value):
-        if zone is None or timezone.is_naive(value):
-            return value.isoformat(), dateformat.format(value, fmt)
-        return time_labels(value, fmt, zone, language)
+        age = now - value
+        # Within the hour the label counts minutes; beyond, it depends only on the day.
+        minutes = max(0, int(age.total_seconds() // 60)) if age < timedelta(hours=1) else None
+        return time_labels(value, zone, language, today, minutes)
 
     return stamp
 
 
 @functools.lru_cache(maxsize=4096)
-def time_labels(value, fmt, zone, language):
-    """The two forms of an aware datetime in ``zone``: a pure function of its
-    arguments, kept for the last few thousand (formatting one costs about 20 µs, most
-    of it translating month names and "a.m.", and a page shows the same rows and
-    messages on every view). ``language`` is part of the key, as the words depend on
-    it."""
-    local = value.astimezone(zone)
-    return local.isoformat(), dateformat.format(local, fmt)
+def time_labels(value, zone, language, today, minutes):
+    """``(machine, label, full)`` of ``value`` in ``zone`` (``None``: naive, as stored
+    without ``USE_TZ``) for a reader whose day is ``today``: "just now", "5 min ago"
+    (``minutes`` old, within the hour), the time today, "yesterday 14:02", the weekday
+    and time within the week, the day and month within the year, else the date, each in
+    the locale's formats. A pure function of its arguments, kept for the last few
+    thousand (formatting costs about 20 µs, most of it translating month names, and a
+    page shows the same rows and messages on every view); ``language`` is part of the
+    key, as the words depend on it."""
+    local = value.astimezone(zone) if zone is not None and timezone.is_aware(value) else value
+    clock = dateformat.time_format(local, get_format("TIME_FORMAT"))
+    days = (today - local.date()).days
+    if minutes is not None and minutes < 1:
+        label = _("just now")
+    elif minutes is not None:
+        label = ngettext("%(count)d min ago", "%(count)d min ago", minutes) % {"count": minutes}
+    elif days <= 0:
+        label = clock
+    elif days == 1:
+        label = _("yesterday %(time)s") % {"time": clock}
+    elif days < 7:
+        weekday = dateformat.format(local, "l")
+        label = _("%(weekday)s %(time)s") % {"weekday": weekday, "time": clock}
+    elif local.year == today.year:
+        label = dateformat.format(local, get_format("MONTH_DAY_FORMAT"))
+    else:
+        label = dateformat.format(local, get_format("DATE_FORMAT"))
+    return local.isoformat(), label, dateformat.format(local, get_format("DATETIME_FORMAT"))

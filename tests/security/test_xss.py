@@ -27,7 +27,7 @@ def screens(w, values):
     a, g, t = (w.threads[k].pk for k in "AGT")
     return [
         ("listing page", "anonymous", w.listing.url),
-        ("compose", "buyer", f"/messages/new/{w.listing.pk}/"),
+        ("compose", "unrelated", f"/messages/new/{w.listing.pk}/"),
         ("inbox (seller)", "seller", "/messages/"),
         ("inbox search", "seller", f"/messages/?q={search}"),
         ("inbox (team)", "team_member", "/messages/"),

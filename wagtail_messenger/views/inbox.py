@@ -102,7 +102,7 @@ def row_labels():
 #: row adds the names here (``RowDisplay.FRAGMENT_FIELDS``).
 ROW_FRAGMENT_FIELDS = (
     *("css", "thread_id", "url", "names", "avatar", "avatar_is_guest", "time_iso"),
-    *("time_label", "title", "listing_is_gone", "preview", "preview_note"),
+    *("time_label", "time_title", "title", "listing_is_gone", "preview", "preview_note"),
     *("preview_is_mine", "peer_blocked", "muted", "unblock_url", "unread_count"),
     *("flagged", "flag_url", "flag_label", "select_label", "email_unconfirmed"),
 )
@@ -119,7 +119,7 @@ class RowDisplay:
     def __init__(self):
         self.urls = row_urls()
         self.labels = row_labels()
-        self.stamp = time_maker("SHORT_DATETIME_FORMAT")
+        self.stamp = time_maker()
         self.preview_length = get_setting("PREVIEW_LENGTH")
 
     def decorate(self, row):
@@ -137,7 +137,7 @@ class RowDisplay:
         row.unblock_url = (
             self.urls["unblock"](row.other.pk) if row.peer_blocked and row.other else ""
         )
-        row.time_iso, row.time_label = self.stamp(row.last_message_at)
+        row.time_iso, row.time_label, row.time_title = self.stamp(row.last_message_at)
         row.css = " ".join(
             name
             for name, on in (

@@ -61,7 +61,8 @@ MESSAGE_TEMPLATE = "wagtail_messenger/includes/message.html"
 #: message adds the names here.
 MESSAGE_FRAGMENT_FIELDS = (
     *("pk", "state", "moderation_reason", "body", "is_mine", "css", "time_iso"),
-    *("time_label", "sender_name", "sender_initials", "sender_is_guest", "file_shown"),
+    *("time_label", "time_title", "sender_name", "sender_initials", "sender_is_guest"),
+    "file_shown",
     *("contains_contact_details", "kind", "note_text"),
 )
 
@@ -74,7 +75,7 @@ def prepare_messages(rows, participant):
     ``sender_is_guest``."""
     remove_url = url_maker("wagtail_messenger:remove_message")
     report_url = url_maker("wagtail_messenger:report_message")
-    stamp = time_maker("DATETIME_FORMAT")
+    stamp = time_maker()
     mine = participant.pk if participant is not None else None
     show_member = get_setting("SHOW_TEAM_MEMBER")
     for message in rows:
@@ -99,7 +100,7 @@ def prepare_messages(rows, participant):
         if message.state != Message.State.VISIBLE:
             css.append(f"wm-message--{message.state}")
         message.css = " ".join(css)
-        message.time_iso, message.time_label = stamp(message.created_at)
+        message.time_iso, message.time_label, message.time_title = stamp(message.created_at)
         sender = message.sender
         message.sender_name = sender.display_name
         if show_member and sender.group_id is not None and message.author_id is not None:
@@ -118,7 +119,7 @@ def _prepare_note(note, stamp):
     to nobody and has no actions (``includes/message.html``)."""
     note.is_mine, note.file, note.file_shown = False, None, None
     note.css = "wm-message wm-message--note"
-    note.time_iso, note.time_label = stamp(note.created_at)
+    note.time_iso, note.time_label, note.time_title = stamp(note.created_at)
     note.note_text = lifecycle.note_text(note)
     note.sender_name = note.sender_initials = ""
     note.sender_is_guest = False
