@@ -229,7 +229,30 @@ def test_thread_actions_follow_the_readers_row(client, thread, seller, state, sh
     for label in not_shown:
         assert f">{label}</button>" not in actions, label
     assert ("Unblock Buyer" in actions) == bool(state.get("peer_blocked"))
-    assert ("Block Buyer" in actions) != bool(state.get("peer_blocked"))
+    assert (">Block Buyer</button>" in actions) != bool(state.get("peer_blocked"))
+
+
+def test_blocking_asks_first_and_says_what_it_does(client, thread, seller, buyer):
+    """The block button sits behind a disclosure ("Block Buyer…") that says in one
+    sentence what happens; its button is described by that sentence."""
+    import re
+
+    client.force_login(seller)
+    html = client.get(thread.get_absolute_url()).content.decode()
+    confirm = re.search(r"<details class=\"wm-confirm\"[^>]*>(.*?)</details>", html, re.S)
+    assert confirm, "the block action asks first"
+    body = confirm.group(1)
+    assert re.search(r"<summary[^>]*>Block Buyer…</summary>", body)
+    what = re.search(r'<p id="([^"]+)">(.*?)</p>', body, re.S)
+    assert "Nothing Buyer sends will reach you" in what.group(2)
+    assert "they are not told" in what.group(2)
+    button = re.search(r"<button [^>]*>Block Buyer</button>", body).group(0)
+    assert f'aria-describedby="{what.group(1)}"' in button
+    # Confirming is the same form post as before: it blocks.
+    url = re.search(r'formaction="([^"]+)"', button).group(1)
+    response = client.post(url, {"next": thread.get_absolute_url()})
+    assert response.status_code == 302
+    assert Participant.objects.get(thread=thread, user=seller).peer_blocked
 
 
 def test_a_project_can_replace_the_message_and_action_templates(
