@@ -15,13 +15,70 @@ function fragment(html) {
   return template.content;
 }
 
+function draftKey(form) {
+  return `wm-draft:${new URL(form.action, window.location.href).pathname}`;
+}
+
+function clearDraft(form) {
+  try { window.sessionStorage.removeItem(draftKey(form)); } catch (error) { /* private mode */ }
+}
+
+function keepDrafts(form, body) {
+  // The text survives a reload of the tab (sessionStorage: this tab only, gone when it
+  // closes), and is forgotten once sent.
+  const key = draftKey(form);
+  try {
+    const kept = window.sessionStorage.getItem(key);
+    if (kept && !body.value) body.value = kept;
+  } catch (error) { return; }
+  body.addEventListener("input", () => {
+    try {
+      if (body.value) window.sessionStorage.setItem(key, body.value);
+      else window.sessionStorage.removeItem(key);
+    } catch (error) { /* full or private mode: nothing kept */ }
+  });
+}
+
+function countCharacters(body) {
+  // Near the limit, how many characters are left (the textarea's maxlength stops more).
+  const counter = body.closest(".wm-field")?.querySelector("[data-wm-counter]");
+  const limit = Number(body.getAttribute("maxlength"));
+  if (!counter || !limit) return;
+  const near = Math.max(100, Math.round(limit / 10));
+  const update = () => {
+    const left = limit - body.value.length;
+    counter.hidden = left > near;
+    counter.textContent = counter.dataset.wmCounter.replace("%(count)s", String(left));
+    counter.classList.toggle("wm-counter--none", left <= 0);
+  };
+  body.addEventListener("input", update);
+  update();
+}
+
 function enhanceForms() {
-  // A double click posts once: the hidden key makes the server save one message, and
-  // the button stays disabled while the first submit is on its way.
   for (const form of document.querySelectorAll("form[data-wm-form]")) {
-    form.addEventListener("submit", () => {
+    const body = form.querySelector("textarea[name=body]");
+    if (body) {
+      keepDrafts(form, body);
+      countCharacters(body);
+      // Ctrl+Enter (Cmd+Enter on a Mac) sends, as in the big messengers.
+      body.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          form.requestSubmit();
+        }
+      });
+    }
+    // A double click posts once: the hidden key makes the server save one message, and
+    // the button stays disabled while the first submit is on its way.
+    form.addEventListener("submit", (event) => {
       const button = form.querySelector("[data-wm-submit]");
-      if (button) window.setTimeout(() => { button.disabled = true; }, 0);
+      window.setTimeout(() => {
+        if (button) button.disabled = true;
+        // A plain post leaves the page (the server keeps the text on an error); the
+        // live reply (LiveThread.send) forgets the draft once it is saved.
+        if (!event.defaultPrevented) clearDraft(form);
+      }, 0);
     });
   }
 }
@@ -37,6 +94,9 @@ class LiveThread {
     this.seen = this.cursor; // the highest number shown while the page was visible
     this.marked = config.unread ? 0 : this.cursor; // what the server has as read
     this.list = root.querySelector("[data-wm-messages]");
+    // Screen readers hear the messages that arrive, not the list being filled (older
+    // messages loaded on demand, the page's first render).
+    this.announcer = root.querySelector("[data-wm-announce]");
     this.timer = null;
     this.busy = false;
   }
@@ -66,13 +126,21 @@ class LiveThread {
     return Boolean(this.list.querySelector(`[data-id="${Number(id)}"]`));
   }
 
-  append(messages) {
+  append(messages, { announce = false } = {}) {
     // De-duplicated by message id: a reply this page posted comes back in the poll.
     const empty = this.list.querySelector("[data-wm-empty]");
     if (messages.length && empty) empty.remove();
+    const news = [];
     for (const message of messages) {
       if (this.has(message.id)) continue;
-      this.list.appendChild(fragment(message.html));
+      const item = fragment(message.html).firstElementChild;
+      this.list.appendChild(item);
+      if (!item.classList.contains("wm-message--mine")) news.push(item);
+    }
+    if (announce && news.length && this.announcer) {
+      this.announcer.textContent = news
+        .map((item) => item.textContent.replace(/\s+/g, " ").trim())
+        .join(" · ");
     }
   }
 
@@ -110,7 +178,7 @@ class LiveThread {
       if (response.status === 200) {
         const data = await response.json();
         const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
-        this.append(data.messages);
+        this.append(data.messages, { announce: true });
         this.cursor = Math.max(this.cursor, data.cursor || 0);
         if (atBottom && data.messages.length) this.list.lastElementChild.scrollIntoView({ block: "end" });
         if (data.messages.length) this.markRead();
@@ -172,6 +240,8 @@ class LiveThread {
       if (data.ok) {
         this.append(data.messages);
         form.reset();
+        clearDraft(form);
+        form.querySelector("textarea[name=body]")?.dispatchEvent(new Event("input"));
         form.querySelector("input[name=key]").value = data.key;
         this.showErrors(form, []);
         this.list.lastElementChild.scrollIntoView({ block: "end" });
