@@ -105,6 +105,7 @@ def test_a_thread_as_data_hides_what_the_page_hides(
     data = seller_client.get(f"{API}/threads/{thread.pk}").json()
     assert data["title"] == "Road bike" and data["can_reply"] is True
     assert data["listing"]["url"] == "/listings/road-bike/"
+    assert data["listing"]["summary"] == "€100", "the page's messenger_summary()"
     assert [p["name"] for p in data["people"]] == ["Buyer"]
     first, second = data["messages"]
     assert (first["text"], first["mine"], first["sender_name"]) == (

@@ -491,3 +491,44 @@ def test_moderators_see_notes_as_listing_updates_and_cannot_hide_them(
     assert "cannot be hidden" in response.content.decode()
     note.refresh_from_db()
     assert note.state == Message.State.VISIBLE
+
+
+class TestListingCard:
+    """The listing card: the page's ``messenger_summary()`` (the sandbox's: price and
+    town) under the title, in the inbox row and the thread header, kept on publish and
+    once the page is gone."""
+
+    def test_the_summary_shows_in_the_inbox_and_the_thread(
+        self, client, make_listing, buyer, seller, start
+    ):
+        page = make_listing(title="Road bike", location="Lyon")
+        thread = start(buyer, seller, listing=page).thread
+        client.force_login(buyer)
+        inbox = client.get("/messages/").content.decode()
+        assert '<span class="wm-row__summary">· €100 · Lyon</span>' in inbox
+        html = client.get(thread.get_absolute_url()).content.decode()
+        assert '<span class="wm-listing-summary">€100 · Lyon</span>' in html
+
+    def test_a_new_price_published_reaches_the_card_and_outlives_the_page(
+        self, client, make_listing, buyer, seller, start
+    ):
+        page = make_listing(title="Road bike", location="Lyon")
+        thread = start(buyer, seller, listing=page).thread
+        page.price = "80.00"
+        page.save_revision().publish()
+        thread.refresh_from_db()
+        assert thread.listing_summary == "€80 · Lyon"
+        page.delete()
+        client.force_login(buyer)
+        assert "€80 · Lyon" in client.get(thread.get_absolute_url()).content.decode()
+
+    def test_a_failing_summary_method_shows_nothing_and_stops_nothing(
+        self, make_listing, buyer, seller, start, monkeypatch, caplog
+    ):
+        def broken(self):
+            raise RuntimeError("no price field")
+
+        monkeypatch.setattr(ListingPage, "messenger_summary", broken)
+        posted = start(buyer, seller, listing=make_listing())
+        assert posted.thread.listing_summary == ""
+        assert "messenger_summary() of page" in caplog.text

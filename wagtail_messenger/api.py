@@ -286,6 +286,7 @@ class InboxOut(Schema):
 class Listing(Schema):
     title: str
     url: str
+    summary: str = Field(description="The page's messenger_summary(), e.g. its price.")
 
 
 class ThreadOut(Schema):
@@ -537,7 +538,11 @@ def thread(request, thread_id: Id, before: int | None = Query(None, ge=1, le=2**
     conf = for_site_id(thread.site_id)
     listing = None
     if thread.listing_id and thread.listing is not None and thread.listing.live:
-        listing = {"title": thread.listing_title, "url": thread.listing.get_url(request) or ""}
+        listing = {
+            "title": thread.listing_title,
+            "url": thread.listing.get_url(request) or "",
+            "summary": thread.listing_summary,
+        }
     return {
         "id": thread.pk,
         "title": thread.title,

@@ -1,6 +1,8 @@
 """A small marketplace, built the way a site owner would: nothing here knows about the
 messenger except the one mixin on the contact form page."""
 
+from decimal import Decimal
+
 from django.db import models
 from modelcluster.fields import ParentalKey
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
@@ -56,6 +58,12 @@ class ListingPage(Page):
     ]
     parent_page_types = ["marketplace.ListingIndexPage"]
     subpage_types = ["marketplace.ContactPage"]
+
+    def messenger_summary(self):
+        """The listing card's line under the title (wagtail-messenger's convention):
+        the price and the town."""
+        price = f"€{Decimal(self.price):,.0f}" if self.price is not None else ""
+        return " · ".join(part for part in (price, self.location) if part)
 
     def messenger_listing_state(self):
         """The messenger's convention: a sold listing takes no new conversation, and its

@@ -85,6 +85,15 @@ class Thread(models.Model):
         blank=True,
         help_text=_("Snapshot kept when the listing page is deleted."),
     )
+    listing_summary = models.CharField(
+        _("listing summary"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "What the listing card shows under the title: the page's messenger_summary() "
+            "(its price, say), kept from the last publish."
+        ),
+    )
     listing_url = models.CharField(_("listing URL"), max_length=2048, blank=True)
     listing_image = models.ForeignKey(
         get_image_model_string(),

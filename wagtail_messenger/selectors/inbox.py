@@ -50,7 +50,7 @@ class Person(PersonDisplay):
 class InboxRow:
     """One row of an inbox page: the person's participant row (``pk``, ``thread_id``,
     ``flagged``, ``muted``, ``unread_count``, ``peer_blocked``, ``last_message_at``),
-    its thread's ``title`` and ``listing_is_gone``, ``last_message`` (a
+    its thread's ``title``, ``listing_summary`` and ``listing_is_gone``, ``last_message`` (a
     :class:`LastMessage` or ``None``) and ``everyone`` (every participant of the
     thread, :class:`Person`, the row's own included). Pages set what they print on it
     (``views.inbox.RowDisplay``)."""
@@ -59,7 +59,7 @@ class InboxRow:
         (
             self.pk, self.thread_id, self.flagged, self.muted, self.unread_count,
             self.peer_blocked, self.last_message_at, listing_id, listing_title, subject,
-            message_id, *message,
+            self.listing_summary, message_id, *message,
         ) = values  # fmt: skip
         self.title = thread_title(self.thread_id, listing_id, listing_title, subject)
         self.listing_is_gone = listing_id is None and bool(listing_title)
@@ -97,6 +97,7 @@ PERSON_VALUES = (
 INBOX_ROW_PATHS = (
     *("pk", "thread_id", "flagged", "muted", "unread_count", "peer_blocked"),
     *("last_message_at", "thread__listing_id", "thread__listing_title", "thread__subject"),
+    "thread__listing_summary",
     *("thread__last_message_id", "thread__last_message__sender_id"),
     *("thread__last_message__body", "thread__last_message__state"),
     "thread__last_message__created_at",

@@ -304,6 +304,7 @@ def _create_thread(site, listing, subject, origin, sender, recipient, sender_pro
         listing=listing,
         listing_title=(listing.title if listing else "")[:255],
         listing_url=(listing.get_url() or "") if listing else "",
+        listing_summary=lifecycle.listing_summary(listing) if listing else "",
         # What the conversation knows from the start (a reserved listing): only a change
         # from here gets a note (services/lifecycle.py).
         listing_state=lifecycle.initial_state(listing),

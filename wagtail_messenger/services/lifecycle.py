@@ -20,6 +20,7 @@ site's ``close_ended_listings_days`` setting lets the maintenance job
 listing that comes back opens them again.
 """
 
+import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -30,6 +31,8 @@ from wagtail.images import get_image_model
 from .. import hooks
 from ..models import Message, Participant, Thread
 from . import listings
+
+logger = logging.getLogger(__name__)
 
 State = Thread.ListingState
 
@@ -192,7 +195,24 @@ def snapshot(page):
         listing_title=page.title[:255],
         listing_url=(page.get_url() or "")[:2048],
         listing_image=snapshot_image(page),
+        listing_summary=listing_summary(page),
     )
+
+
+def listing_summary(page):
+    """The line a listing card shows under the title: what the page's
+    ``messenger_summary()`` returns (a project's method, e.g. the price and the town),
+    as text of at most 255 characters, else ``""``. A method that fails is logged and
+    shows nothing: it never stops a message."""
+    method = getattr(page, "messenger_summary", None)
+    if not callable(method):
+        return ""
+    try:
+        value = method()
+    except Exception:
+        logger.exception("messenger_summary() of page %s failed", page.pk)
+        return ""
+    return " ".join(str(value or "").split())[:255]
 
 
 def snapshot_image(page):

@@ -102,7 +102,8 @@ def row_labels():
 #: row adds the names here (``RowDisplay.FRAGMENT_FIELDS``).
 ROW_FRAGMENT_FIELDS = (
     *("css", "thread_id", "url", "names", "avatar", "avatar_is_guest", "time_iso"),
-    *("time_label", "time_title", "title", "listing_is_gone", "preview", "preview_note"),
+    *("time_label", "time_title", "title", "listing_summary", "listing_is_gone"),
+    *("preview", "preview_note"),
     *("preview_is_mine", "peer_blocked", "muted", "unblock_url", "unread_count"),
     *("flagged", "flag_url", "flag_label", "select_label", "email_unconfirmed"),
 )
