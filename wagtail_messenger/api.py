@@ -852,9 +852,7 @@ def compose_info(request, page_id: Id):
         name = getattr(recipient, "name", "") or (
             recipient.get_full_name() or recipient.get_username()
         )
-    ongoing = None
-    if problem is None and (actor.user is not None or actor.is_guest):
-        ongoing = conversation_about(page, recipient, actor)
+    ongoing = conversation_about(page, recipient, actor) if problem is None else None
     return {
         "can_write": problem is None,
         "conversation": ongoing.pk if ongoing else None,

@@ -73,8 +73,11 @@ def compose_problem(page, conf, recipient, actor):
 
 def conversation_about(page, recipient, actor):
     """The open conversation a signed-in user or a proven guest already has with the
-    ``recipient`` of ``page`` (what a new message from them would join), or ``None``."""
-    sender = Party.for_actor(actor, name=actor.guest_email)
+    ``recipient`` of ``page`` (what a new message from them would join), or ``None``
+    (always for a visitor whose address nothing proves)."""
+    if actor.user is None and not actor.is_guest:
+        return None
+    sender = Party.for_actor(actor)
     return conversations.open_thread_between(sender, Party.for_recipient(recipient), page)
 
 
@@ -134,7 +137,7 @@ def compose(request, page_id):
     ask_identity = actor.user is None and not actor.is_guest
     form_kwargs = {"conf": conf, "ask_identity": ask_identity}
     if request.method != "POST":
-        ongoing = None if ask_identity else conversation_about(page, recipient, actor)
+        ongoing = conversation_about(page, recipient, actor)
         if ongoing is not None:
             messages.info(
                 request,

@@ -240,7 +240,7 @@ class LiveThread {
       if (data.ok) {
         this.append(data.messages);
         form.reset();
-        clearDraft(form);
+        // The emptied box forgets its draft and hides its counter (keepDrafts, countCharacters).
         form.querySelector("textarea[name=body]")?.dispatchEvent(new Event("input"));
         form.querySelector("input[name=key]").value = data.key;
         this.showErrors(form, []);
